@@ -93,13 +93,15 @@ private:
     std::string runtime_dir() const;
     std::vector<std::string> server_argv() const;
     bool probe(std::string& probe_output) const;
-    void wait_ready();
+    bool wait_ready(std::chrono::steady_clock::time_point deadline);
     void remove_stale_files() const;
 
     ServerOptions opts_;
     std::string name_;
     TempDir dir_;
     std::unique_ptr<ChildProcess> proc_;
+    bool unclean_exit_ = false; // the last run did not end with a clean exit
+    std::string failure_;       // why the last start attempt failed
 };
 
 } // namespace lockstep::test

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -279,6 +280,47 @@ TEST(Harness, TeardownOnExceptionStopsTheServer) {
     }
     ASSERT_GT(pid, 0);
     EXPECT_FALSE(process_alive(pid, program_of(backend)));
+}
+
+TEST(Harness, KilledServersDoNotUseUpJackdServerSlots) {
+    // jackd2 has 8 server slots per user; a killed server's slot must be reclaimed.
+    for (int i = 0; i < 9; ++i) {
+        TestServer server;
+        server.kill();
+    }
+    TestServer server;
+    EXPECT_TRUE(server.running());
+}
+
+TEST(Harness, ServerDiesWithItsTestProcess) {
+    pid_t server_pid = -1;
+    std::string name;
+    {
+        ChildProcess helper({LOCKSTEP_HARNESS_ORPHAN_HELPER});
+        ASSERT_TRUE(helper.wait_for_output("\n", timeout)) << helper.output();
+        const std::string out = helper.output();
+        ASSERT_EQ(std::sscanf(out.c_str(), "server pid=%d", &server_pid), 1) << out;
+        name = out.substr(out.find("name=") + 5);
+        name.pop_back(); // newline
+        ASSERT_TRUE(process_alive(server_pid, program_of(backend_from_env())));
+        helper.signal(SIGKILL); // no destructor runs in the helper
+        EXPECT_EQ(helper.wait(timeout), 128 + SIGKILL);
+    }
+    EXPECT_TRUE(wait_until(
+        [&] { return !process_alive(server_pid, program_of(backend_from_env())); }, timeout));
+    if (backend_from_env() == Backend::jackd) {
+        // It got SIGTERM, so jackd cleaned up its files in /dev/shm itself.
+        EXPECT_TRUE(wait_until(
+            [&] {
+                for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
+                    if (entry.path().filename().string().find(name) != std::string::npos) {
+                        return false;
+                    }
+                }
+                return true;
+            },
+            timeout));
+    }
 }
 
 TEST(Harness, ServerThatCannotStartReportsItsLog) {
