@@ -70,9 +70,12 @@ public:
     std::uint32_t rate() const { return opts_.rate; }
     std::uint32_t period() const { return opts_.period; }
     bool sync() const { return opts_.sync; }
-    // False for PipeWire 0.3.65 without a session manager: jack_set_freewheel(1)
-    // makes no more cycles run there. Tests that need freewheel skip on it.
-    bool supports_freewheel() const { return opts_.backend == Backend::jackd; }
+    // Whether jack_set_freewheel(1) runs cycles as fast as the CPU allows. True on both
+    // backends, with a PipeWire 0.3.65 caveat: the Freewheel-Driver only drives a
+    // client that has at least one connected port (to another client or to itself);
+    // a client with no links gets NO cycles while freewheeling. Tests that freewheel
+    // connect their ports first.
+    bool supports_freewheel() const { return true; }
 
     // Makes JACK clients opened later by THIS process connect here (setenv).
     // jackd: JACK_DEFAULT_SERVER. PipeWire: XDG_RUNTIME_DIR, PIPEWIRE_RUNTIME_DIR,

@@ -200,6 +200,47 @@ TEST(Harness, KillIsSeenByClientsAndRestartWorks) {
     expect_runs_cycles(client);
 }
 
+TEST(Harness, FreewheelRunsLinkedClientsFasterThanRealTime) {
+    ServerOptions opts;
+    opts.period = 1024; // real time: ~47 cycles/s, so the target below needs > 100 s
+    TestServer server(opts);
+    ASSERT_TRUE(server.supports_freewheel());
+    server.use_in_this_process();
+    CountingClient source(server, "fw-source");
+    CountingClient sink(server, "fw-sink");
+    ASSERT_TRUE(source.connected() && sink.connected());
+    jack_port_t* out =
+        jack_port_register(source.get(), "out", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
+    jack_port_t* in =
+        jack_port_register(sink.get(), "in", JACK_DEFAULT_AUDIO_TYPE, JackPortIsInput, 0);
+    ASSERT_TRUE(out != nullptr && in != nullptr);
+    static std::atomic<int> freewheel_state{-1};
+    jack_set_freewheel_callback(
+        source.get(), [](int on, void*) { freewheel_state = on; }, nullptr);
+    expect_runs_cycles(source);
+    expect_runs_cycles(sink);
+    // PipeWire freewheels only clients with a link; jack_connect works without a
+    // session manager because pipewire-jack creates the link itself.
+    ASSERT_EQ(jack_connect(source.get(), jack_port_name(out), jack_port_name(in)), 0);
+    EXPECT_TRUE(wait_until([&] { return jack_port_connected(in) == 1; }, timeout));
+
+    ASSERT_EQ(jack_set_freewheel(source.get(), 1), 0);
+    EXPECT_TRUE(wait_until([] { return freewheel_state == 1; }, timeout));
+    const std::uint64_t start = source.cycles();
+    EXPECT_TRUE(wait_until([&] { return source.cycles() - start >= 5000; }, 30s))
+        << "cycles while freewheeling: " << source.cycles() - start;
+    EXPECT_GE(sink.cycles(), 5000U);
+
+    ASSERT_EQ(jack_set_freewheel(source.get(), 0), 0);
+    EXPECT_TRUE(wait_until([] { return freewheel_state == 0; }, timeout));
+    const std::uint64_t after = source.cycles();
+    EXPECT_TRUE(wait_until([&] { return source.cycles() >= after + 10; }, timeout));
+    EXPECT_EQ(jack_disconnect(source.get(), jack_port_name(out), jack_port_name(in)), 0);
+    EXPECT_TRUE(wait_until([&] { return jack_port_connected(in) == 0; }, timeout));
+    EXPECT_EQ(jack_port_unregister(source.get(), out), 0);
+    EXPECT_EQ(jack_port_unregister(sink.get(), in), 0);
+}
+
 TEST(Harness, TwoServersAtOnceHaveUniqueNamesAndOwnSettings) {
     ServerOptions a_opts;
     a_opts.rate = 48000;
