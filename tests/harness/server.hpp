@@ -33,12 +33,14 @@ struct ServerOptions {
     std::uint32_t rate = 48000;
     std::uint32_t period = 256;
     // jackd: -S (synchronous mode: the server waits for every client each cycle).
-    // PipeWire has no such switch: it always runs its graph synchronously (the driver
-    // waits for all nodes of a cycle, late clients cause xruns rather than being
-    // skipped), so `sync` changes nothing there.
+    // PipeWire has no such switch and no asynchronous mode: each cycle of its graph
+    // runs every node after its inputs, within the driver's cycle, so it always
+    // behaves like jackd -S and `sync` changes nothing there.
     bool sync = false;
 };
 
+// jackd2 allows at most 8 servers per user at once (all test processes together): a
+// start that finds no free slot waits for one until its timeout.
 class TestServer {
 public:
     // Starts the server and waits until a JACK client can connect (for jackd also
@@ -64,7 +66,9 @@ public:
     pid_t pid() const;
 
     // Unique per server: lockstep-<pid>-<counter>-<random>. Under PipeWire it is also
-    // the socket name, so jack_client_open(..., JackServerName, name) works on both.
+    // the socket name, so jack_client_open(..., JackServerName, name) works on both
+    // (pipewire-jack ignores JACK_DEFAULT_SERVER but honours an explicit server name
+    // unless PIPEWIRE_REMOTE is set, which wins).
     const std::string& name() const { return name_; }
     Backend backend() const { return opts_.backend; }
     std::uint32_t rate() const { return opts_.rate; }
