@@ -8,7 +8,8 @@
 
 int main() {
     lockstep::test::TestServer server;
-    std::printf("server pid=%d name=%s\n", static_cast<int>(server.pid()), server.name().c_str());
+    std::printf("server pid=%d dir=%s name=%s\n", static_cast<int>(server.pid()),
+                server.dir().c_str(), server.name().c_str());
     std::fflush(stdout);
     pause(); // until the test kills us
     return 0;

@@ -336,6 +336,7 @@ TEST(Harness, KilledServersDoNotUseUpJackdServerSlots) {
 TEST(Harness, ServerDiesWithItsTestProcess) {
     pid_t server_pid = -1;
     std::string name;
+    std::string dir;
     {
         ChildProcess helper({LOCKSTEP_HARNESS_ORPHAN_HELPER});
         ASSERT_TRUE(helper.wait_for_output("\n", timeout)) << helper.output();
@@ -343,6 +344,9 @@ TEST(Harness, ServerDiesWithItsTestProcess) {
         ASSERT_EQ(std::sscanf(out.c_str(), "server pid=%d", &server_pid), 1) << out;
         name = out.substr(out.find("name=") + 5);
         name.pop_back(); // newline
+        dir = out.substr(out.find("dir=") + 4);
+        dir = dir.substr(0, dir.find(' '));
+        ASSERT_TRUE(dir.starts_with("/")) << out;
         ASSERT_TRUE(process_alive(server_pid, program_of(backend_from_env())));
         helper.signal(SIGKILL); // no destructor runs in the helper
         EXPECT_EQ(helper.wait(timeout), 128 + SIGKILL);
@@ -362,6 +366,8 @@ TEST(Harness, ServerDiesWithItsTestProcess) {
             },
             timeout));
     }
+    // The helper had no chance to remove its private directory.
+    std::filesystem::remove_all(dir);
 }
 
 TEST(Harness, ServerThatCannotStartReportsItsLog) {
