@@ -344,6 +344,9 @@ void Endpoint::Impl::add_builtins() {
                 return;
             }
             const SocketAddress who = *ctx.target_;
+            if (who.unnamed()) {
+                return; // an unbound UNIX socket: nothing could ever reach it
+            }
             std::unique_lock lock(subscribers_mutex);
             if (std::find(subscribers.begin(), subscribers.end(), who) != subscribers.end()) {
                 return;
@@ -560,7 +563,8 @@ void Endpoint::Impl::poll_once(std::chrono::milliseconds max_wait) {
             std::min<decltype(wait)>(wait, static_cast<decltype(wait)>((until + 999999) / 1000000));
     }
     pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-    const int ready = ::poll(fds, 2, static_cast<int>(std::max<decltype(wait)>(wait, 0)));
+    const int ready =
+        ::poll(fds, 2, static_cast<int>(std::clamp<decltype(wait)>(wait, 0, 3600000)));
     if (ready > 0) {
         if ((fds[1].revents & POLLIN) != 0) {
             std::uint64_t count = 0;

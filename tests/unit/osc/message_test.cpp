@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 
 namespace lockstep::osc {
@@ -124,13 +125,25 @@ TEST(OscMessage, LibloDecodesWhatWeEncode) {
     lo_message m = lo_message_deserialise(bytes.data(), bytes.size(), &result);
     ASSERT_NE(m, nullptr) << result;
     EXPECT_STREQ(lo_message_get_types(m), "ifsbdc");
+    // liblo 0.31 hands out an argv array and lo_arg pointers that are only 4-byte
+    // aligned (UBSan objects to reading them directly): copy everything out.
     lo_arg** argv = lo_message_get_argv(m);
-    EXPECT_EQ(argv[0]->i, -3);
-    EXPECT_EQ(argv[1]->f, 2.5f);
-    EXPECT_STREQ(&argv[2]->s, "xy");
-    EXPECT_EQ(lo_blob_datasize(reinterpret_cast<lo_blob>(argv[3])), 3u);
-    EXPECT_EQ(argv[4]->d, -1.0);
-    EXPECT_EQ(argv[5]->c, 'q');
+    const auto pointer = [&](int index) {
+        const char* p = nullptr;
+        std::memcpy(&p, reinterpret_cast<const char*>(argv) + index * sizeof p, sizeof p);
+        return p;
+    };
+    const auto value = [&]<typename T>(int index, T) {
+        T v{};
+        std::memcpy(&v, pointer(index), sizeof v);
+        return v;
+    };
+    EXPECT_EQ(value(0, std::int32_t{}), -3);
+    EXPECT_EQ(value(1, float{}), 2.5f);
+    EXPECT_STREQ(pointer(2), "xy");
+    EXPECT_EQ(value(3, std::uint32_t{}), 3u); // blob size, host order
+    EXPECT_EQ(value(4, double{}), -1.0);
+    EXPECT_EQ(value(5, std::int32_t{}), 'q');
     lo_message_free(m);
 }
 

@@ -7,7 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 
 namespace lockstep::osc {
@@ -243,6 +247,28 @@ TEST(OscValidate, SurvivesTruncationAndCorruption) {
     }
     EXPECT_GT(refused, 0u);
     EXPECT_GT(accepted, 0u);
+}
+
+// The fuzz corpus names say what the validator must answer: valid_* accepted,
+// invalid_* and liblo_overread_* refused.
+TEST(OscValidate, FuzzCorpusVerdictsMatchTheirNames) {
+    const char* root = std::getenv("LOCKSTEP_SOURCE_ROOT");
+    ASSERT_NE(root, nullptr) << "run through meson test";
+    const auto dir = std::filesystem::path(root) / "tests/fuzz/osc_validator";
+    std::size_t named = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        const std::string name = entry.path().filename().string();
+        std::ifstream in(entry.path(), std::ios::binary);
+        const Bytes bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (name.starts_with("valid_")) {
+            EXPECT_TRUE(check(bytes).ok()) << name;
+            ++named;
+        } else if (name.starts_with("invalid_") || name.starts_with("liblo_overread_")) {
+            EXPECT_FALSE(check(bytes).ok()) << name;
+            ++named;
+        }
+    }
+    EXPECT_GE(named, 12u);
 }
 
 } // namespace
