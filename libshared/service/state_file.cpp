@@ -22,8 +22,8 @@ long default_write(int fd, const void* buf, std::size_t count) {
 int default_fsync(int fd) {
     return ::fsync(fd);
 }
-const testing::StateFileIo kDefaultIo{default_write, default_fsync};
-std::atomic<const testing::StateFileIo*> g_io{&kDefaultIo};
+const testing_hooks::StateFileIo kDefaultIo{default_write, default_fsync};
+std::atomic<const testing_hooks::StateFileIo*> g_io{&kDefaultIo};
 
 // Deepest [ / { nesting outside strings, stopping early past `limit`. A cheap pass before
 // the parser so that hostile input cannot make later recursive code (dump, ==, a
@@ -120,11 +120,11 @@ bool write_all(int fd, std::string_view text, int& err) {
 
 } // namespace
 
-namespace testing {
+namespace testing_hooks {
 void set_state_file_io(const StateFileIo* io) {
     g_io.store(io != nullptr ? io : &kDefaultIo);
 }
-} // namespace testing
+} // namespace testing_hooks
 
 StateParse parse_state(std::string_view bytes, const StateSpec& spec,
                        const StateValidator& validate) {

@@ -90,7 +90,7 @@ StateSave save_state_file(const std::string& path, const StateSpec& spec,
 // an empty string when that failed (errno kept in *error if given).
 std::string keep_aside(const std::string& path, int* error = nullptr);
 
-namespace testing {
+namespace testing_hooks {
 // Test seam for failures the kernel cannot easily be made to produce (ENOSPC, EIO from
 // fsync): replaces the write(2)/fsync(2) used by save_state_file. nullptr restores them.
 struct StateFileIo {
@@ -98,6 +98,6 @@ struct StateFileIo {
     int (*fsync)(int fd);
 };
 void set_state_file_io(const StateFileIo* io);
-} // namespace testing
+} // namespace testing_hooks
 
 } // namespace lockstep::service

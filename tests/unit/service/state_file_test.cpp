@@ -63,7 +63,7 @@ protected:
         spec_.max_version = 2;
     }
     void TearDown() override {
-        lockstep::service::testing::set_state_file_io(nullptr);
+        lockstep::service::testing_hooks::set_state_file_io(nullptr);
         fs::remove_all(dir_);
     }
     std::set<std::string> dir_entries() const {
@@ -217,19 +217,19 @@ TEST_F(StateFile, DiskFullKeepsThePreviousState) {
     ASSERT_TRUE(lockstep::service::save_state_file(path_, spec_, good_));
     const std::string before = read_file(path_);
 
-    static const lockstep::service::testing::StateFileIo full{
+    static const lockstep::service::testing_hooks::StateFileIo full{
         [](int, const void*, std::size_t) -> long {
             errno = ENOSPC;
             return -1;
         },
         nullptr};
-    static lockstep::service::testing::StateFileIo io = full;
+    static lockstep::service::testing_hooks::StateFileIo io = full;
     io.fsync = [](int fd) { return ::fsync(fd); };
-    lockstep::service::testing::set_state_file_io(&io);
+    lockstep::service::testing_hooks::set_state_file_io(&io);
     json changed = good_;
     changed["tempo"] = 60;
     auto saved = lockstep::service::save_state_file(path_, spec_, changed);
-    lockstep::service::testing::set_state_file_io(nullptr);
+    lockstep::service::testing_hooks::set_state_file_io(nullptr);
 
     EXPECT_FALSE(saved);
     EXPECT_EQ(saved.error, ENOSPC);
@@ -243,15 +243,15 @@ TEST_F(StateFile, DiskFullKeepsThePreviousState) {
 TEST_F(StateFile, FsyncFailureKeepsThePreviousState) {
     ASSERT_TRUE(lockstep::service::save_state_file(path_, spec_, good_));
     const std::string before = read_file(path_);
-    static const lockstep::service::testing::StateFileIo io{
+    static const lockstep::service::testing_hooks::StateFileIo io{
         [](int fd, const void* buf, std::size_t n) -> long { return ::write(fd, buf, n); },
         [](int) {
             errno = EIO;
             return -1;
         }};
-    lockstep::service::testing::set_state_file_io(&io);
+    lockstep::service::testing_hooks::set_state_file_io(&io);
     auto saved = lockstep::service::save_state_file(path_, spec_, json{{"tempo", 1}});
-    lockstep::service::testing::set_state_file_io(nullptr);
+    lockstep::service::testing_hooks::set_state_file_io(nullptr);
     EXPECT_FALSE(saved);
     EXPECT_EQ(saved.error, EIO);
     EXPECT_EQ(read_file(path_), before);
@@ -259,14 +259,14 @@ TEST_F(StateFile, FsyncFailureKeepsThePreviousState) {
 }
 
 TEST_F(StateFile, ShortWritesAreCompleted) {
-    static const lockstep::service::testing::StateFileIo io{
+    static const lockstep::service::testing_hooks::StateFileIo io{
         [](int fd, const void* buf, std::size_t n) -> long {
             return ::write(fd, buf, n < 7 ? n : 7);
         },
         [](int fd) { return ::fsync(fd); }};
-    lockstep::service::testing::set_state_file_io(&io);
+    lockstep::service::testing_hooks::set_state_file_io(&io);
     auto saved = lockstep::service::save_state_file(path_, spec_, good_);
-    lockstep::service::testing::set_state_file_io(nullptr);
+    lockstep::service::testing_hooks::set_state_file_io(nullptr);
     ASSERT_TRUE(saved) << saved.message;
     EXPECT_EQ(lockstep::service::load_state_file(path_, spec_, validate).data, good_);
 }
