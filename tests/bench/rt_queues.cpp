@@ -29,7 +29,7 @@ void BM_SpscPushPop(benchmark::State& state) {
         benchmark::DoNotOptimize(out);
     }
 }
-BENCHMARK(BM_SpscPushPop);
+BENCHMARK(BM_SpscPushPop)->Iterations(1000000);
 
 void BM_SpscOverflow(benchmark::State& state) {
     lockstep::SpscQueue<Msg> q(1);
@@ -38,7 +38,7 @@ void BM_SpscOverflow(benchmark::State& state) {
         benchmark::DoNotOptimize(q.try_push(Msg{}));
     }
 }
-BENCHMARK(BM_SpscOverflow);
+BENCHMARK(BM_SpscOverflow)->Iterations(1000000);
 
 void BM_MpscPushPop(benchmark::State& state) {
     lockstep::MpscQueue<Msg, 256> q(2);
@@ -51,7 +51,7 @@ void BM_MpscPushPop(benchmark::State& state) {
         benchmark::DoNotOptimize(out);
     }
 }
-BENCHMARK(BM_MpscPushPop);
+BENCHMARK(BM_MpscPushPop)->Iterations(1000000);
 
 void BM_PublishedAcquireRelease(benchmark::State& state) {
     lockstep::Published<Msg> p(std::make_unique<const Msg>(Msg{1, 2, 3.0F}));
@@ -61,7 +61,7 @@ void BM_PublishedAcquireRelease(benchmark::State& state) {
         p.release();
     }
 }
-BENCHMARK(BM_PublishedAcquireRelease);
+BENCHMARK(BM_PublishedAcquireRelease)->Iterations(1000000);
 
 } // namespace
 
