@@ -25,12 +25,21 @@ public:
     static constexpr int capacity = Cap;
     static constexpr int capacity_bits = 64 * Cap;
 
-    constexpr FixedUint() noexcept = default;
-    constexpr explicit FixedUint(u128 v) noexcept {
+    // Limbs above size() are never read, so they are neither cleared nor copied: a
+    // temporary costs what its value needs, not its capacity.
+    FixedUint() noexcept RT_NONBLOCKING {}
+    explicit FixedUint(u128 v) noexcept RT_NONBLOCKING {
         l_[0] = static_cast<Limb>(v);
         l_[1] = static_cast<Limb>(v >> 64);
         n_ = l_[1] != 0 ? 2 : (l_[0] != 0 ? 1 : 0);
     }
+    FixedUint(const FixedUint& o) noexcept RT_NONBLOCKING : n_(o.n_) { copy_limbs(o); }
+    FixedUint& operator=(const FixedUint& o) noexcept RT_NONBLOCKING {
+        n_ = o.n_;
+        copy_limbs(o);
+        return *this;
+    }
+    ~FixedUint() = default;
 
     // Significant limbs (no leading zero limbs); 0 for the value zero.
     int size() const noexcept RT_NONBLOCKING { return n_; }
@@ -129,7 +138,10 @@ public:
         if (a.n_ + b.n_ - 1 > Cap) {
             return false; // the product is at least 2^(64*(a.n+b.n-2))
         }
-        std::array<Limb, Cap + 1> t{};
+        std::array<Limb, Cap + 1> t;
+        for (int i = 0; i < a.n_ + b.n_; ++i) {
+            t[static_cast<unsigned>(i)] = 0;
+        }
         for (int i = 0; i < a.n_; ++i) {
             Limb carry = 0;
             const u128 ai = a.l_[static_cast<unsigned>(i)];
@@ -174,8 +186,8 @@ public:
         const int n = b.n_;
         const int m = a.n_ - n;
         const int s = __builtin_clzll(b.l_[static_cast<unsigned>(n - 1)]);
-        std::array<Limb, Cap> vn{};
-        std::array<Limb, Cap + 1> un{};
+        std::array<Limb, Cap> vn;     // b normalised: n limbs written by shift_into
+        std::array<Limb, Cap + 1> un; // a normalised: a.n_ + 1 limbs written below
         shift_into(vn.data(), b, s);
         un[static_cast<unsigned>(a.n_)] = shift_into(un.data(), a, s);
         FixedUint quot;
@@ -253,8 +265,14 @@ public:
     }
 
 private:
-    std::array<Limb, Cap> l_{};
+    std::array<Limb, Cap> l_; // only l_[0 .. n_-1] are meaningful
     int n_ = 0;
+
+    void copy_limbs(const FixedUint& o) noexcept RT_NONBLOCKING {
+        for (int i = 0; i < o.n_; ++i) {
+            l_[static_cast<unsigned>(i)] = o.l_[static_cast<unsigned>(i)];
+        }
+    }
 
     void trim() noexcept RT_NONBLOCKING {
         while (n_ > 0 && l_[static_cast<unsigned>(n_ - 1)] == 0) {

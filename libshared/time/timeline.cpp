@@ -98,6 +98,110 @@ struct Exact {
 
 enum class Outcome { ok, saturated_high, saturated_low, overflow };
 
+// (p - start) * frames per beat = q + rem / big_y, 0 <= rem < big_y, in 128-bit integers.
+// Available when Y = p.den * start.den * kd fits 64 bits and X = |p - start| * y * kn fits
+// 128 (short, musical denominators: nearly always); false otherwise.
+struct NarrowSplit {
+    i128 q = 0;
+    u128 rem = 0;
+    u128 big_y = 1; // < 2^64
+};
+
+bool narrow_split(const Timeline::Segment& s, Position p,
+                  NarrowSplit& out) noexcept RT_NONBLOCKING {
+    const u128 y = static_cast<u128>(p.den()) * static_cast<u128>(s.start.den());
+    if ((y >> 64) != 0) {
+        return false;
+    }
+    const u128 big_y = y * s.fpb_den; // < 2^96
+    if ((big_y >> 64) != 0) {
+        return false;
+    }
+    const i128 x =
+        static_cast<i128>(p.num()) * s.start.den() - static_cast<i128>(s.start.num()) * p.den();
+    const bool negative = x < 0;
+    const u128 ax = negative ? static_cast<u128>(-x) : static_cast<u128>(x);
+    if (bit_length(ax) + bit_length(s.fpb_num) > 128) {
+        return false;
+    }
+    const u128 big_x = ax * s.fpb_num;
+    const u128 q = big_x / big_y;
+    u128 rem = big_x % big_y;
+    if (q >= (u128{1} << 120)) {
+        return false; // let the wide path saturate
+    }
+    auto qi = static_cast<i128>(q);
+    if (negative) {
+        // floor of a negative quotient
+        if (rem != 0) {
+            qi += 1;
+            rem = big_y - rem;
+        }
+        qi = -qi;
+    }
+    out.q = qi;
+    out.rem = rem;
+    out.big_y = big_y;
+    return true;
+}
+
+// The exact ideal frame in 128-bit integers, when the anchor's denominator D also fits 64
+// bits: every product below is then < 2^128.
+struct NarrowExact {
+    i128 floor = 0;
+    u128 num = 0;
+    u128 den = 1;
+};
+
+NarrowExact narrow_exact(const Timeline::Segment& s, const NarrowSplit& n) noexcept RT_NONBLOCKING {
+    NarrowExact out;
+    const u128 d = s.anchor_den.limb(0);
+    const u128 r = s.anchor_num.limb(0);
+    // r/D + rem/Y carries into the next frame when rem * D >= (D - r) * Y.
+    const u128 rem_d = n.rem * d;
+    const u128 need = (d - r) * n.big_y;
+    i128 q = n.q;
+    if (rem_d >= need) {
+        q += 1;
+        out.num = rem_d - need;
+    } else {
+        out.num = r * n.big_y + rem_d;
+    }
+    out.den = d * n.big_y;
+    out.floor = static_cast<i128>(s.anchor_floor) + q;
+    return out;
+}
+
+// Wide anchor (D >= 2^64, so 0 < r/D < 1), narrow split: the fast filter decides whether
+// the fraction r/D + rem/Y carries; it can never be exactly 1 here (rem/Y's reduced
+// denominator is < 2^64 <= D), so the fraction left is non-zero and the emitted frame is one
+// past the floor.
+bool emitted_by_filter(const Timeline::Segment& s, const NarrowSplit& n,
+                       i128& emitted) noexcept RT_NONBLOCKING {
+    const int carry = detail::fraction_sum_carry(s.anchor_frac64, n.rem, n.big_y);
+    if (carry < 0) {
+        return false;
+    }
+    emitted = static_cast<i128>(s.anchor_floor) + n.q + carry + 1;
+    return true;
+}
+
+} // namespace
+
+int detail::fraction_sum_carry(std::uint64_t a64, u128 rem, u128 big_y) noexcept RT_NONBLOCKING {
+    // With a in [a64, a64 + 1) * 2^-64 and fb = floor(2^64 rem / Y), the sum lies in
+    // [a64 + fb, a64 + fb + 2) * 2^-64: decided unless that interval contains 1.
+    const u128 fb = (rem << 64) / big_y; // rem < Y < 2^64
+    const u128 t = static_cast<u128>(a64) + fb;
+    const u128 one = u128{1} << 64;
+    if (t == one - 1 || t == one) {
+        return -1;
+    }
+    return t > one ? 1 : 0;
+}
+
+namespace {
+
 Outcome ideal_in_segment(const Timeline::Segment& s, Position p,
                          Exact& out) noexcept RT_NONBLOCKING {
     // p - start = x / y
@@ -294,6 +398,14 @@ Timeline::Status Timeline::set_tempo_at(Position at, Bpm bpm) {
     if (s.anchor_den.bit_length() > max_anchor_bits) {
         return Status::not_exact;
     }
+    // floor(2^64 * r / D) for emitted_frame's fast filter.
+    W scaled;
+    W frac;
+    if (!W::mul(scaled, s.anchor_num, W(u128{1} << 64))) {
+        return Status::not_exact; // r < D <= 2^512: cannot happen
+    }
+    W::divmod(frac, rem, scaled, s.anchor_den);
+    s.anchor_frac64 = frac.limb(0);
     s.start = at;
     s.anchor_floor = static_cast<Frame>(e.floor);
     segments_.push_back(s);
@@ -326,8 +438,19 @@ Bpm Timeline::tempo_at(Position p) const noexcept RT_NONBLOCKING {
 
 IdealFrame Timeline::ideal_frame(Position p) const noexcept RT_NONBLOCKING {
     IdealFrame r;
+    const Segment& s = segment_for(p);
+    NarrowSplit n;
+    if (s.anchor_den.size() <= 1 && narrow_split(s, p, n)) {
+        const NarrowExact e = narrow_exact(s, n);
+        if (e.floor <= frame_max && e.floor >= frame_min) {
+            r.floor_ = static_cast<Frame>(e.floor);
+            r.num_ = WideUint(e.num);
+            r.den_ = WideUint(e.den);
+            return r;
+        }
+    }
     Exact e;
-    switch (ideal_in_segment(segment_for(p), p, e)) {
+    switch (ideal_in_segment(s, p, e)) {
     case Outcome::ok:
         r.floor_ = static_cast<Frame>(e.floor);
         r.num_ = e.num;
@@ -347,6 +470,22 @@ IdealFrame Timeline::ideal_frame(Position p) const noexcept RT_NONBLOCKING {
 }
 
 Frame Timeline::emitted_frame(Position p) const noexcept RT_NONBLOCKING {
+    const Segment& s = segment_for(p);
+    NarrowSplit n;
+    if (narrow_split(s, p, n)) {
+        i128 e = 0;
+        bool decided = false;
+        if (s.anchor_den.size() <= 1) {
+            const NarrowExact x = narrow_exact(s, n);
+            e = x.floor + (x.num != 0 ? 1 : 0);
+            decided = true;
+        } else {
+            decided = emitted_by_filter(s, n, e);
+        }
+        if (decided && e <= frame_max && e >= frame_min) {
+            return static_cast<Frame>(e);
+        }
+    }
     return ideal_frame(p).emitted();
 }
 

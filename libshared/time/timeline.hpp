@@ -104,6 +104,14 @@ private:
     WideUint den_{1};
 };
 
+namespace detail {
+// emitted_frame's fast filter, exposed for its tests. For a in (0, 1) with
+// a64 = floor(2^64 * a) and 0 <= rem < big_y < 2^64: 1 when a + rem / big_y > 1 for
+// certain, 0 when it is < 1 for certain, -1 when 64-bit fractions cannot tell (then the
+// caller uses exact arithmetic). Thread: any.
+int fraction_sum_carry(std::uint64_t a64, u128 rem, u128 big_y) noexcept RT_NONBLOCKING;
+} // namespace detail
+
 class Timeline {
 public:
     static constexpr int max_anchor_bits = 512;
@@ -118,6 +126,9 @@ public:
         Frame anchor_floor = 0;
         WideUint anchor_num;
         WideUint anchor_den{1};
+        // floor(2^64 * anchor_num / anchor_den): a fast, conservative first look at the
+        // anchor's fraction (emitted_frame falls back to exact maths when it is not enough).
+        std::uint64_t anchor_frac64 = 0;
         // Frames per beat, 60 * rate * bpm.den / bpm.num, reduced.
         std::uint64_t fpb_num = 0;
         std::uint64_t fpb_den = 1;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <random>
 #include <stdexcept>
 
@@ -153,6 +154,88 @@ TEST(Timeline, InverseAndGridSearchMatchTheReference) {
             ASSERT_LT(t.emitted_frame(start + step * Position(n - 1)), f);
         }
     }
+}
+
+// Positions with huge denominators (beyond any musical grid) push every product past 64 and
+// 128 bits: the wide arithmetic must agree with the reference too.
+TEST(Timeline, HugeDenominatorsUseWideArithmeticExactly) {
+    std::mt19937_64 rng(4242);
+    for (int map = 0; map < 10; ++map) {
+        const Frame origin = two32 - static_cast<Frame>(rng() % 100000);
+        Timeline t(192000, Bpm(1000, 7), origin);
+        test::ReferenceMap ref(192000, cpp_rational(1000, 7), origin);
+        Position at = 0;
+        for (int c = 0; c < 8; ++c) {
+            const std::int64_t den =
+                (std::int64_t{1} << 30) + static_cast<std::int64_t>(rng() % 1000000);
+            const auto next = checked_add(
+                at, Position(static_cast<std::int64_t>(rng() % (std::uint64_t{50} << 30)), den));
+            if (!next) {
+                continue; // denominators multiply: stay within 64-bit positions
+            }
+            at = *next;
+            const Bpm bpm(static_cast<std::int64_t>(rng() % 4000000000U) + 1000000,
+                          1 + static_cast<std::int64_t>(rng() % 30000));
+            const Timeline::Status s = t.set_tempo_at(at, bpm);
+            if (s != Timeline::Status::ok) {
+                ASSERT_EQ(s, Timeline::Status::not_exact);
+                ASSERT_GT(msb(denominator(ref.anchor_for(to_q(at)))) + 1, 512U);
+                continue;
+            }
+            ref.set_tempo_at(to_q(at), to_q(bpm));
+        }
+        for (int i = 0; i < 300; ++i) {
+            const std::int64_t den =
+                (std::int64_t{1} << 40) + static_cast<std::int64_t>(rng() % 1000000);
+            const Position p(static_cast<std::int64_t>(rng() % (std::uint64_t{400} << 40)) -
+                                 (std::int64_t{10} << 40),
+                             den);
+            ASSERT_EQ(cpp_int(t.emitted_frame(p)), ref.emitted(to_q(p))) << to_q(p);
+            ASSERT_EQ(to_q(t.ideal_frame(p)), ref.ideal(to_q(p)));
+            const Frame f = t.emitted_frame(p) + static_cast<Frame>(rng() % 1000) - 500;
+            ASSERT_EQ(to_q(t.position_at_frame(f)), ref.position(cpp_rational(f)));
+        }
+    }
+}
+
+// emitted_frame's 64-bit filter: whenever it decides, the decision matches exact arithmetic,
+// above all for fraction sums within a hair of a whole frame.
+TEST(Timeline, FastFilterNeverDecidesWrongly) {
+    std::mt19937_64 rng(77);
+    int decided_near_one = 0;
+    int undecided = 0;
+    for (int i = 0; i < 30000; ++i) {
+        // a = r / D with D of 65..500 bits.
+        const unsigned bits = 65 + static_cast<unsigned>(rng() % 436);
+        cpp_int d = (cpp_int(1) << (bits - 1)) | cpp_int(rng());
+        const cpp_int r = (cpp_int(rng()) << (bits - 64)) % d + 1;
+        const auto a64 = static_cast<std::uint64_t>((r << 64) / d);
+        const std::uint64_t y = 1 + rng() % ((i % 3 == 0) ? 1000 : ~std::uint64_t{0} - 1);
+        // rem around Y * (1 - a), where the sum is closest to 1.
+        const cpp_int centre = (cpp_int(y) * (d - r)) / d;
+        const cpp_int rem_q = centre + static_cast<int>(rng() % 5) - 2;
+        if (rem_q < 0 || rem_q >= y) {
+            continue;
+        }
+        const auto rem = static_cast<std::uint64_t>(rem_q);
+        const int got = detail::fraction_sum_carry(a64, rem, y);
+        const cpp_rational sum = cpp_rational(r, d) + cpp_rational(cpp_int(rem), cpp_int(y));
+        if (got < 0) {
+            ++undecided;
+            continue;
+        }
+        ASSERT_NE(sum, cpp_rational(1));
+        ASSERT_EQ(got, sum > 1 ? 1 : 0) << "a=" << r << "/" << d << " rem=" << rem << " y=" << y;
+        ++decided_near_one;
+    }
+    EXPECT_GT(decided_near_one, 15000);
+    // The two ambiguous 64-bit sums are left to exact arithmetic.
+    const std::uint64_t half = std::uint64_t{1} << 63;
+    EXPECT_EQ(detail::fraction_sum_carry(half, 1, 2), -1);     // 2^63 + 2^63 = 2^64
+    EXPECT_EQ(detail::fraction_sum_carry(half - 1, 1, 2), -1); // 2^64 - 1
+    EXPECT_EQ(detail::fraction_sum_carry(half - 2, 1, 2), 0);
+    EXPECT_EQ(detail::fraction_sum_carry(half + 1, 1, 2), 1);
+    std::printf("filter: %d decided near 1, %d left to exact maths\n", decided_near_one, undecided);
 }
 
 // The klick complaint: adding a rounded beat interval every beat drifts (here by ~17 ms
