@@ -6,6 +6,8 @@
 #include "rt/publish.hpp"
 #include "rt/spsc_queue.hpp"
 
+#include "instructions.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -23,6 +25,7 @@ void BM_SpscPushPop(benchmark::State& state) {
     lockstep::SpscQueue<Msg> q(256);
     Msg out{};
     std::uint64_t i = 0;
+    lockstep::bench::CountInstructions count;
     for (auto _ : state) {
         q.try_push(Msg{i++, 1, 0.5F});
         q.try_pop(out);
@@ -34,6 +37,7 @@ BENCHMARK(BM_SpscPushPop)->Iterations(1000000);
 void BM_SpscOverflow(benchmark::State& state) {
     lockstep::SpscQueue<Msg> q(1);
     q.try_push(Msg{});
+    lockstep::bench::CountInstructions count;
     for (auto _ : state) {
         benchmark::DoNotOptimize(q.try_push(Msg{}));
     }
@@ -45,6 +49,7 @@ void BM_MpscPushPop(benchmark::State& state) {
     auto producer = q.make_producer();
     Msg out{};
     std::uint64_t i = 0;
+    lockstep::bench::CountInstructions count;
     for (auto _ : state) {
         producer.try_push(Msg{i++, 1, 0.5F});
         q.try_pop(out);
@@ -55,6 +60,7 @@ BENCHMARK(BM_MpscPushPop)->Iterations(1000000);
 
 void BM_PublishedAcquireRelease(benchmark::State& state) {
     lockstep::Published<Msg> p(std::make_unique<const Msg>(Msg{1, 2, 3.0F}));
+    lockstep::bench::CountInstructions count;
     for (auto _ : state) {
         const Msg* m = p.acquire();
         benchmark::DoNotOptimize(m->frame);
