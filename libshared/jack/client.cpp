@@ -343,11 +343,13 @@ void Client::supervise() {
                                      : "shutdown";
             log::warning("%s: JACK server gone (%s)%s", options_.name.c_str(), reason,
                          options_.reconnect ? "; reconnecting" : "");
+            // libjack complains while closing a client of a dead server, and on every
+            // failed attempt: expected, so not logged above debug level.
+            set_quiet(true);
             close_session();
             if (!options_.reconnect) {
                 break;
             }
-            set_quiet(true);
             lost_at_ = now;
             attempt_ = 0;
             failed_attempts = 0;
