@@ -2,15 +2,18 @@
 
 #include "jack/jack_calls.hpp"
 #include "jack/reconnect.hpp"
+#include "jack/server_probe.hpp"
 #include "service/log.hpp"
 
 #include <jack/midiport.h>
 
 #include <pthread.h>
+#include <unistd.h>
 #include <sched.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
@@ -152,6 +155,9 @@ Client::Client(ClientOptions options, Processor& processor)
     rt_.audio_in.resize(rt_.audio_in_ports.size());
     rt_.audio_out.resize(rt_.audio_out_ports.size());
     connection_made_.assign(options_.connections.size(), false);
+    socket_paths_ = server_socket_paths(options_.server, getuid(), [](const char* k) -> const char* {
+        return std::getenv(k);
+    });
 }
 
 Client::~Client() { stop(); }
@@ -172,10 +178,7 @@ bool Client::start() {
     }
     if (!ok) {
         log::notice("%s: waiting for the JACK server", options_.name.c_str());
-        set_quiet(true);
-        lost_at_ = std::chrono::steady_clock::now();
-        attempt_ = 0;
-        next_attempt_ = lost_at_ + reconnect_delay(0);
+        begin_waiting();
     }
     started_ = true;
     stopping_ = false;
@@ -245,7 +248,7 @@ bool Client::open_session(bool log_failure) {
     server_gone_.store(false, std::memory_order_relaxed);
     reason_taken_.store(false, std::memory_order_relaxed);
     reason_ready_.store(false, std::memory_order_relaxed);
-    buffer_size_.store(0, std::memory_order_relaxed);
+    buffer_size_.store(jack_get_buffer_size(c), std::memory_order_relaxed);
     rt_client_.store(c, std::memory_order_relaxed);
     // Publishes ports_ and the new generation to the process thread (acquire in process()).
     generation_.fetch_add(1, std::memory_order_release);
@@ -298,15 +301,15 @@ void Client::make_connections(bool log_failures) {
 // Under mutex_. JACK carries on without realtime scheduling when the system refuses it;
 // so do we, but we say so once.
 void Client::check_realtime() {
-    if (warned_realtime_ || jack_is_realtime(client_) == 0) {
+    static std::atomic<bool> warned{false}; // once per process, not per client or reconnect
+    if (warned.load() || jack_is_realtime(client_) == 0) {
         return;
     }
     const auto thread = jack_client_thread_id(client_);
     int policy = 0;
     sched_param param{};
     if (thread != jack_native_thread_t{} && pthread_getschedparam(thread, &policy, &param) == 0 &&
-        policy != SCHED_FIFO && policy != SCHED_RR) {
-        warned_realtime_ = true;
+        policy != SCHED_FIFO && policy != SCHED_RR && !warned.exchange(true)) {
         log::warning("%s: JACK runs realtime but our process thread got no realtime "
                      "scheduling (check the rtprio limit); carrying on",
                      options_.name.c_str());
@@ -321,12 +324,68 @@ void Client::set_quiet(bool quiet) {
     }
 }
 
+void Client::begin_waiting() {
+    const auto now = std::chrono::steady_clock::now();
+    set_quiet(true);
+    waiting_ = Waiting{};
+    waiting_.since = now;
+    waiting_.next_open = now;
+    waiting_.last_open = now;
+    waiting_.next_check = now;
+}
+
+// Under mutex_, while no server is connected. The server's socket is checked every 100 ms
+// (cheap, and it spares libjack pointless opens); when it answers, jack_client_open is
+// tried, failed opens backing off 100 ms doubling to 1 s (reconnect_delay). If the socket
+// is not where we look, an open is tried every 10 s anyway.
+void Client::try_reconnect() {
+    using clock = std::chrono::steady_clock;
+    constexpr auto check_interval = std::chrono::milliseconds(100);
+    constexpr auto blind_open_interval = std::chrono::seconds(10);
+    const auto now = clock::now();
+    auto& w = waiting_;
+    bool answers = false;
+    if (now >= w.next_check) {
+        w.next_check = now + check_interval;
+        answers = server_socket_answers(socket_paths_);
+        if (!answers) {
+            // Logged on check 1, 2, 4, 8...: enough to follow, not a line per check.
+            ++w.checks;
+            if ((w.checks & (w.checks - 1)) == 0) {
+                log::debug("%s: no JACK server answers yet (%llu checks)", options_.name.c_str(),
+                           static_cast<unsigned long long>(w.checks));
+            }
+        }
+    }
+    const bool open = (answers && now >= w.next_open) || now - w.last_open >= blind_open_interval;
+    if (open) {
+        w.last_open = now;
+        if (open_session(false)) {
+            set_quiet(false);
+            const auto ms =
+                std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - w.since).count();
+            reconnects_.fetch_add(1, std::memory_order_relaxed);
+            log::notice("%s: reconnected to JACK after %lld ms (%llu server checks, %u failed "
+                        "opens); ports re-registered",
+                        options_.name.c_str(), static_cast<long long>(ms),
+                        static_cast<unsigned long long>(w.checks), w.open_failures);
+            return;
+        }
+        log::debug("%s: jack_client_open failed (attempt %u)", options_.name.c_str(),
+                   w.open_failures + 1);
+        w.next_open = clock::now() + reconnect_delay(w.open_failures++);
+    }
+    // One line per minute while waiting, not one per attempt.
+    if (now - w.last_log >= std::chrono::minutes(1) && now - w.since >= std::chrono::minutes(1)) {
+        w.last_log = now;
+        log::notice("%s: still waiting for the JACK server", options_.name.c_str());
+    }
+}
+
 void Client::supervise() {
     using clock = std::chrono::steady_clock;
     constexpr auto poll = std::chrono::milliseconds(20);
     auto next_connection_retry = clock::now();
-    std::uint64_t failed_attempts = 0;
-    auto last_waiting_log = clock::now();
 
     std::unique_lock lock(mutex_);
     while (!stopping_) {
@@ -334,56 +393,26 @@ void Client::supervise() {
         if (stopping_) {
             break;
         }
-        const auto now = clock::now();
-
         if (client_ != nullptr && server_gone_.load(std::memory_order_acquire)) {
             server_losses_.fetch_add(1, std::memory_order_relaxed);
-            const char* reason = reason_ready_.load(std::memory_order_acquire)
-                                     ? shutdown_reason_
-                                     : "shutdown";
+            const char* reason =
+                reason_ready_.load(std::memory_order_acquire) ? shutdown_reason_ : "shutdown";
             log::warning("%s: JACK server gone (%s)%s", options_.name.c_str(), reason,
                          options_.reconnect ? "; reconnecting" : "");
             // libjack complains while closing a client of a dead server, and on every
-            // failed attempt: expected, so not logged above debug level.
-            set_quiet(true);
+            // failed open: expected, so not logged above debug level.
+            begin_waiting();
             close_session();
             if (!options_.reconnect) {
                 break;
             }
-            lost_at_ = now;
-            attempt_ = 0;
-            failed_attempts = 0;
-            last_waiting_log = now;
-            next_attempt_ = now + reconnect_delay(0);
         }
-
-        if (client_ == nullptr && options_.reconnect && now >= next_attempt_) {
-            if (open_session(false)) {
-                set_quiet(false);
-                const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    clock::now() - lost_at_)
-                                    .count();
-                reconnects_.fetch_add(1, std::memory_order_relaxed);
-                log::notice("%s: reconnected to JACK after %lld ms (%llu attempts); ports "
-                            "re-registered",
-                            options_.name.c_str(), static_cast<long long>(ms),
-                            static_cast<unsigned long long>(failed_attempts + 1));
-            } else {
-                ++failed_attempts;
-                // One line per minute while waiting, not one per attempt.
-                if (now - last_waiting_log >= std::chrono::minutes(1)) {
-                    last_waiting_log = now;
-                    log::notice("%s: still waiting for the JACK server (%llu attempts)",
-                                options_.name.c_str(),
-                                static_cast<unsigned long long>(failed_attempts));
-                }
-                next_attempt_ = clock::now() + reconnect_delay(++attempt_);
-            }
+        if (client_ == nullptr && options_.reconnect) {
+            try_reconnect();
         }
-
-        if (client_ != nullptr &&
-            (ports_changed_.exchange(false, std::memory_order_relaxed) ||
-             now >= next_connection_retry)) {
+        const auto now = clock::now();
+        if (client_ != nullptr && (ports_changed_.exchange(false, std::memory_order_relaxed) ||
+                                   now >= next_connection_retry)) {
             next_connection_retry = now + std::chrono::seconds(1);
             if (std::find(connection_made_.begin(), connection_made_.end(), false) !=
                 connection_made_.end()) {
@@ -420,9 +449,16 @@ LOCKSTEP_JACK_CALLS_BEGIN
 LOCKSTEP_JACK_CALLS_END
 
     const Frame unwrapped = rt_.clock.unwrap(frame32);
+    const Frame previous_end = next_frame_.load(std::memory_order_relaxed);
     if (rt_.first_cycle) {
         rt_.first_cycle = false;
-        rt_.offset = session_offset(next_frame_.load(std::memory_order_relaxed), unwrapped);
+        rt_.offset = session_offset(previous_end, unwrapped);
+    } else {
+        if (unwrapped + rt_.offset != previous_end) {
+            // JACK moved its counter (buffer-size change): counted, and never backwards.
+            frame_jumps_.fetch_add(1, std::memory_order_relaxed);
+        }
+        rt_.offset = monotonic_offset(rt_.offset, unwrapped, previous_end);
     }
     const Frame start = unwrapped + rt_.offset;
     timing_.store(CycleTiming{start, usecs, next_usecs, nframes, rate});
@@ -534,6 +570,7 @@ ClientStats Client::stats() const noexcept {
     s.buffer_size_changes = buffer_size_changes_.load(std::memory_order_relaxed);
     s.reconnects = reconnects_.load(std::memory_order_relaxed);
     s.server_losses = server_losses_.load(std::memory_order_relaxed);
+    s.frame_jumps = frame_jumps_.load(std::memory_order_relaxed);
     s.dsp_ns_max = dsp_ns_max_.load(std::memory_order_relaxed);
     s.dsp_ns_mean = s.cycles == 0 ? 0 : dsp_ns_total_.load(std::memory_order_relaxed) / s.cycles;
     s.active = active();

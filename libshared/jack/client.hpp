@@ -60,6 +60,7 @@ struct ClientStats {
     std::uint64_t buffer_size_changes = 0; // buffer-size callbacks after activation
     std::uint64_t reconnects = 0;          // successful reconnections after a server loss
     std::uint64_t server_losses = 0;       // times the server went away
+    std::uint64_t frame_jumps = 0;         // cycles not starting where the last one ended
     std::uint64_t dsp_ns_max = 0;          // longest process callback
     std::uint64_t dsp_ns_mean = 0;         // mean process callback duration
     bool active = false;                   // connected to a server and active now
@@ -111,6 +112,8 @@ private:
     void close_session();
     void make_connections(bool log_failures);
     void supervise();
+    void begin_waiting();
+    void try_reconnect();
     void check_realtime();
     void set_quiet(bool quiet);
 
@@ -129,10 +132,12 @@ private:
     bool started_ = false;
     jack_client_t* client_ = nullptr;
     std::vector<bool> connection_made_;
-    std::uint32_t attempt_ = 0;
-    std::chrono::steady_clock::time_point next_attempt_{};
-    std::chrono::steady_clock::time_point lost_at_{};
-    bool warned_realtime_ = false;
+    std::vector<std::string> socket_paths_; // where the server would listen (server_probe.hpp)
+    struct Waiting {                        // while no server is connected
+        std::chrono::steady_clock::time_point since, next_check, next_open, last_open, last_log;
+        std::uint64_t checks = 0;
+        std::uint32_t open_failures = 0;
+    } waiting_;
     bool quiet_ = false; // counted in the process-wide "expect JACK errors" flag
 
     // Written by the supervisor before activation, read by the process thread after it (the
@@ -178,6 +183,7 @@ private:
     std::atomic<std::uint64_t> buffer_size_changes_{0};
     std::atomic<std::uint64_t> reconnects_{0};
     std::atomic<std::uint64_t> server_losses_{0};
+    std::atomic<std::uint64_t> frame_jumps_{0};
     std::atomic<std::uint64_t> dsp_ns_total_{0};
     std::atomic<std::uint64_t> dsp_ns_max_{0};
 };

@@ -85,7 +85,10 @@ private:
 // client declared its ports of that kind. Audio spans are `nframes` long; engines must
 // write every frame of every audio output.
 struct Cycle {
-    Frame start = 0;           // frame of the cycle's first sample, 64-bit, monotonic
+    // Frame of the cycle's first sample: JACK's frame counter, unwrapped to 64 bits. Never
+    // before the previous cycle's end. It may jump forward: JACK moves its counter when the
+    // buffer size changes, and after a server restart it moves on by whole 2^32 epochs.
+    Frame start = 0;
     std::uint32_t nframes = 0; // cycle length (the JACK period, may change between cycles)
     std::uint32_t rate = 0;    // sample rate (Hz)
     bool freewheeling = false; // JACK is running as fast as it can, not in real time

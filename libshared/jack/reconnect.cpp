@@ -19,4 +19,8 @@ Frame session_offset(Frame previous_end, Frame first_unwrapped) noexcept {
     return (gap + epoch - 1) / epoch * epoch;
 }
 
+Frame monotonic_offset(Frame offset, Frame unwrapped, Frame previous_end) noexcept {
+    return unwrapped + offset < previous_end ? previous_end - unwrapped : offset;
+}
+
 } // namespace lockstep::jack

@@ -65,7 +65,7 @@ jack::ClientOptions Probe::client_options(const ProbeOptions& o) {
 
 Probe::Probe(ProbeOptions options)
     : options_(std::move(options)), received_ring_(options_.capacity),
-      sent_ring_(options_.capacity), schedule_ring_(options_.capacity),
+      sent_ring_(options_.capacity), schedule_ring_(options_.capacity), gap_ring_(1024),
       client_(client_options(options_), *this) {
     received_.reserve(options_.capacity);
     sent_.reserve(options_.capacity);
@@ -118,12 +118,17 @@ std::size_t Probe::drain() {
         sent_.push_back(*e);
         sent_ring_.pop();
     }
+    while (const ProbeGap* g = gap_ring_.front()) {
+        gaps_.push_back(*g);
+        gap_ring_.pop();
+    }
     return n;
 }
 
 ProbeCounters Probe::counters() const {
     ProbeCounters c;
     c.cycles = cycles_.load();
+    c.freewheel_cycles = freewheel_cycles_.load();
     c.received = received_count_.load();
     c.sent = sent_count_.load();
     c.record_overflow = record_overflow_.load();
@@ -136,6 +141,10 @@ ProbeCounters Probe::counters() const {
 }
 
 void Probe::process(jack::Cycle& c) noexcept {
+    if (rt_prev_end_ >= 0 && c.start != rt_prev_end_) {
+        gap_ring_.push(ProbeGap{rt_prev_end_, c.start});
+    }
+    rt_prev_end_ = c.end();
     record(c);
     check_ramp(c);
     generate(c);
@@ -144,6 +153,9 @@ void Probe::process(jack::Cycle& c) noexcept {
         for (std::uint32_t k = 0; k < c.nframes; ++k) {
             out[k] = ramp_value(c.start + k);
         }
+    }
+    if (c.freewheeling) {
+        freewheel_cycles_.fetch_add(1, std::memory_order_relaxed);
     }
     cycles_.fetch_add(1, std::memory_order_release);
 }

@@ -34,6 +34,12 @@ struct ProbeEvent {
     }
 };
 
+// Frames no cycle covered: the previous cycle ended at `from`, the next started at `to`.
+struct ProbeGap {
+    Frame from = 0;
+    Frame to = 0;
+};
+
 struct ProbeOptions {
     std::string name = "lockstep-probe";
     std::string server; // -s; empty: the default server
@@ -54,6 +60,7 @@ inline constexpr Frame ramp_period = Frame{1} << 23;
 
 struct ProbeCounters {
     std::uint64_t cycles = 0;
+    std::uint64_t freewheel_cycles = 0; // cycles that ran with Cycle::freewheeling set
     std::uint64_t received = 0;        // MIDI events recorded
     std::uint64_t sent = 0;            // MIDI events written
     std::uint64_t record_overflow = 0; // events lost because nobody drained the ring
@@ -102,9 +109,11 @@ public:
     std::size_t drain();
     const std::vector<ProbeEvent>& received() const { return received_; }
     const std::vector<ProbeEvent>& sent() const { return sent_; }
+    const std::vector<ProbeGap>& gaps() const { return gaps_; }
     void clear() {
         received_.clear();
         sent_.clear();
+        gaps_.clear();
     }
     ProbeCounters counters() const;
 
@@ -122,8 +131,10 @@ private:
     SpscRing<ProbeEvent> received_ring_;
     SpscRing<ProbeEvent> sent_ring_;
     SpscRing<ProbeEvent> schedule_ring_;
+    SpscRing<ProbeGap> gap_ring_;
     std::vector<ProbeEvent> received_;
     std::vector<ProbeEvent> sent_;
+    std::vector<ProbeGap> gaps_;
 
     // Control -> RT settings.
     std::atomic<Frame> every_{0};
@@ -136,9 +147,11 @@ private:
     Frame rt_next_gen_ = -1;
     Frame rt_every_ = 0;
     Frame rt_phase_ = 0;
+    Frame rt_prev_end_ = -1;
 
     // RT -> anyone.
     std::atomic<std::uint64_t> cycles_{0};
+    std::atomic<std::uint64_t> freewheel_cycles_{0};
     std::atomic<std::uint64_t> received_count_{0};
     std::atomic<std::uint64_t> sent_count_{0};
     std::atomic<std::uint64_t> record_overflow_{0};

@@ -11,6 +11,7 @@ using namespace std::chrono_literals;
 using lockstep::Frame;
 using lockstep::jack::reconnect_delay;
 using lockstep::jack::reconnect_max_delay;
+using lockstep::jack::monotonic_offset;
 using lockstep::jack::session_offset;
 
 namespace {
@@ -79,6 +80,20 @@ TEST(SessionOffset, ClientsThatLivedThroughTheSameRestartAgree) {
     // Both ran to the same last cycle; they reconnect at different moments.
     const Frame prev_end = 987'654'321;
     EXPECT_EQ(session_offset(prev_end, 1024), session_offset(prev_end, 48000 * 3));
+}
+
+TEST(MonotonicOffset, FollowsJackIncludingForwardJumps) {
+    EXPECT_EQ(monotonic_offset(0, 1024, 1024), 0);         // contiguous
+    EXPECT_EQ(monotonic_offset(0, 10112, 9984), 0);        // PipeWire: jumps ahead, followed
+    EXPECT_EQ(monotonic_offset(500, 1000, 1500), 500);     // contiguous with an offset
+}
+
+TEST(MonotonicOffset, NeverGoesBack) {
+    // jackd2 shrinking 256 -> 128: the counter comes back by 128 frames.
+    const Frame off = monotonic_offset(0, 46464, 46592);
+    EXPECT_EQ(46464 + off, 46592);
+    // Later cycles keep that offset and stay contiguous.
+    EXPECT_EQ(monotonic_offset(off, 46464 + 128, 46592 + 128), off);
 }
 
 } // namespace
