@@ -425,17 +425,15 @@ void Client::supervise() {
 void Client::process(std::uint32_t nframes) noexcept {
     const std::uint64_t t0 = now_ns();
 
-    // A new session (first cycle after open): restart the unwrapping and keep frames
-    // monotonic across the server restart.
+    // A new session (first cycle after an open): frames continue where they were.
     const auto gen = generation_.load(std::memory_order_acquire);
     if (gen != rt_.generation) {
         rt_.generation = gen;
-        rt_.first_cycle = true;
-        rt_.clock = FrameClock{};
+        rt_.frames.new_session();
     }
     jack_client_t* const c = rt_client_.load(std::memory_order_relaxed);
 
-LOCKSTEP_JACK_CALLS_BEGIN
+    LOCKSTEP_JACK_CALLS_BEGIN
     jack_nframes_t frame32 = 0;
     jack_time_t usecs = 0;
     jack_time_t next_usecs = 0;
@@ -446,21 +444,13 @@ LOCKSTEP_JACK_CALLS_BEGIN
         next_usecs = 0;
     }
     const auto rate = static_cast<std::uint32_t>(jack_get_sample_rate(c));
-LOCKSTEP_JACK_CALLS_END
+    LOCKSTEP_JACK_CALLS_END
 
-    const Frame unwrapped = rt_.clock.unwrap(frame32);
-    const Frame previous_end = next_frame_.load(std::memory_order_relaxed);
-    if (rt_.first_cycle) {
-        rt_.first_cycle = false;
-        rt_.offset = session_offset(previous_end, unwrapped);
-    } else {
-        if (unwrapped + rt_.offset != previous_end) {
-            // JACK moved its counter (buffer-size change): counted, and never backwards.
-            frame_jumps_.fetch_add(1, std::memory_order_relaxed);
-        }
-        rt_.offset = monotonic_offset(rt_.offset, unwrapped, previous_end);
+    const std::uint64_t jumps_before = rt_.frames.jumps();
+    const Frame start = rt_.frames.start(frame32, nframes);
+    if (rt_.frames.jumps() != jumps_before) {
+        frame_jumps_.fetch_add(1, std::memory_order_relaxed);
     }
-    const Frame start = unwrapped + rt_.offset;
     timing_.store(CycleTiming{start, usecs, next_usecs, nframes, rate});
 
     if (nframes > max_buffer_size) {
@@ -474,8 +464,7 @@ LOCKSTEP_JACK_CALLS_BEGIN
             std::memset(jack_port_get_buffer(ports_[i], nframes), 0, nframes * sizeof(float));
         }
 LOCKSTEP_JACK_CALLS_END
-        next_frame_.store(start + nframes, std::memory_order_relaxed);
-        cycles_.fetch_add(1, std::memory_order_relaxed);
+            cycles_.fetch_add(1, std::memory_order_relaxed);
         return;
     }
 
@@ -549,7 +538,6 @@ LOCKSTEP_JACK_CALLS_END
     atomic_add(midi_out_overflow_, overflow);
     atomic_add(midi_out_invalid_, invalid);
 
-    next_frame_.store(start + nframes, std::memory_order_relaxed);
     cycles_.fetch_add(1, std::memory_order_relaxed);
     const std::uint64_t dt = now_ns() - t0;
     dsp_ns_total_.fetch_add(dt, std::memory_order_relaxed);

@@ -11,7 +11,8 @@
 #include "jack/connection.hpp"
 #include "jack/cycle.hpp"
 #include "jack/seqlock.hpp"
-#include "jack/time_standin.hpp"
+#include "time/clock_map.hpp"
+#include "jack/cycle_frames.hpp"
 
 #include <jack/jack.h>
 
@@ -156,9 +157,7 @@ private:
     // Process-thread state (the "rt" side): touched only by the process callback.
     struct Rt {
         std::uint32_t generation = 0;
-        bool first_cycle = true;
-        FrameClock clock;
-        Frame offset = 0;
+        CycleFrames frames;
         std::vector<std::size_t> midi_in_ports, midi_out_ports, audio_in_ports, audio_out_ports;
         std::vector<std::vector<MidiEvent>> midi_in_events;
         std::vector<std::span<const MidiEvent>> midi_in;
@@ -171,7 +170,6 @@ private:
     std::atomic<bool> active_{false};
     std::atomic<bool> freewheeling_{false};
     std::atomic<std::uint32_t> buffer_size_{0};
-    std::atomic<Frame> next_frame_{0}; // end of the latest cycle
     SeqLock<CycleTiming> timing_;
     std::atomic<std::uint64_t> cycles_{0};
     std::atomic<std::uint64_t> xruns_{0};

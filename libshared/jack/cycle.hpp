@@ -4,18 +4,13 @@
 #pragma once
 
 #include "rt/rt.hpp"
+#include "time/frame_clock.hpp" // lockstep::Frame
 
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <span>
 #include <vector>
-
-namespace lockstep {
-// 64-bit frame count (JACK's 32-bit frame counter, unwrapped). Also defined, identically,
-// by time/frame_clock.hpp.
-using Frame = std::int64_t;
-} // namespace lockstep
 
 namespace lockstep::jack {
 
@@ -85,9 +80,9 @@ private:
 // client declared its ports of that kind. Audio spans are `nframes` long; engines must
 // write every frame of every audio output.
 struct Cycle {
-    // Frame of the cycle's first sample: JACK's frame counter, unwrapped to 64 bits. Never
-    // before the previous cycle's end. It may jump forward: JACK moves its counter when the
-    // buffer size changes, and after a server restart it moves on by whole 2^32 epochs.
+    // Frame of the cycle's first sample: JACK's frame counter unwrapped to 64 bits, never
+    // before the previous cycle's end (see jack/cycle_frames.hpp). It may jump forward
+    // (PipeWire moves its counter ahead when the buffer size changes).
     Frame start = 0;
     std::uint32_t nframes = 0; // cycle length (the JACK period, may change between cycles)
     std::uint32_t rate = 0;    // sample rate (Hz)

@@ -49,7 +49,8 @@ public:
                 if (s1 == 0) {
                     return false;
                 }
-                std::memcpy(&out, tmp.data(), sizeof(T));
+                // T is trivially copyable (asserted above); the cast tells g++ so.
+                std::memcpy(static_cast<void*>(&out), tmp.data(), sizeof(T));
                 return true;
             }
         }

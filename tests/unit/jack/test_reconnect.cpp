@@ -8,11 +8,8 @@
 #include <vector>
 
 using namespace std::chrono_literals;
-using lockstep::Frame;
 using lockstep::jack::reconnect_delay;
 using lockstep::jack::reconnect_max_delay;
-using lockstep::jack::monotonic_offset;
-using lockstep::jack::session_offset;
 
 namespace {
 
@@ -50,50 +47,6 @@ TEST(ReconnectDelay, AnAttemptFollowsServerReturnWithinTheCap) {
         EXPECT_LE(*it - back, reconnect_max_delay.count()) << "server back at " << back;
     }
     EXPECT_LT(reconnect_max_delay, 3s);
-}
-
-TEST(SessionOffset, FirstSessionKeepsJackFrames) {
-    EXPECT_EQ(session_offset(0, 0), 0);
-    EXPECT_EQ(session_offset(0, 123456), 0);
-    // A server that was not restarted (frames still ahead): nothing to correct.
-    EXPECT_EQ(session_offset(1000, 1000), 0);
-    EXPECT_EQ(session_offset(1000, 5000), 0);
-}
-
-TEST(SessionOffset, RestartedServerMovesForwardByWholeEpochs) {
-    constexpr Frame epoch = Frame{1} << 32;
-    // Old server ran to frame 10 M; the new one counts from 0.
-    const Frame off = session_offset(10'000'000, 256);
-    EXPECT_EQ(off, epoch);
-    EXPECT_GE(256 + off, 10'000'000);
-    // Low 32 bits stay JACK's counter.
-    EXPECT_EQ(static_cast<std::uint32_t>(256 + off), 256U);
-    // Long runs: several epochs.
-    const Frame prev = 3 * epoch + 17;
-    const Frame off2 = session_offset(prev, 5);
-    EXPECT_EQ(off2, 4 * epoch);
-    EXPECT_GE(5 + off2, prev);
-    EXPECT_EQ(session_offset(epoch, 0), epoch); // exactly at the boundary: continuous
-}
-
-TEST(SessionOffset, ClientsThatLivedThroughTheSameRestartAgree) {
-    // Both ran to the same last cycle; they reconnect at different moments.
-    const Frame prev_end = 987'654'321;
-    EXPECT_EQ(session_offset(prev_end, 1024), session_offset(prev_end, 48000 * 3));
-}
-
-TEST(MonotonicOffset, FollowsJackIncludingForwardJumps) {
-    EXPECT_EQ(monotonic_offset(0, 1024, 1024), 0);         // contiguous
-    EXPECT_EQ(monotonic_offset(0, 10112, 9984), 0);        // PipeWire: jumps ahead, followed
-    EXPECT_EQ(monotonic_offset(500, 1000, 1500), 500);     // contiguous with an offset
-}
-
-TEST(MonotonicOffset, NeverGoesBack) {
-    // jackd2 shrinking 256 -> 128: the counter comes back by 128 frames.
-    const Frame off = monotonic_offset(0, 46464, 46592);
-    EXPECT_EQ(46464 + off, 46592);
-    // Later cycles keep that offset and stay contiguous.
-    EXPECT_EQ(monotonic_offset(off, 46464 + 128, 46592 + 128), off);
 }
 
 } // namespace
