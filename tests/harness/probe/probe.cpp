@@ -221,7 +221,7 @@ void Probe::generate(jack::Cycle& c) noexcept {
         const Frame k = (c.start - rt_phase_ + rt_every_ - 1) / rt_every_;
         rt_next_gen_ = rt_phase_ + (k > 0 ? k : 0) * rt_every_;
     }
-    static constexpr std::uint8_t note_on[] = {0x90, 60, 100};
+    const std::uint8_t note_on[] = {0x90, 60, 100};
     while (rt_next_gen_ < end) {
         write_out(c, static_cast<std::uint32_t>(rt_next_gen_ - c.start), rt_next_gen_, note_on);
         rt_next_gen_ += rt_every_;
