@@ -8,8 +8,8 @@
 #include <jack/midiport.h>
 
 #include <pthread.h>
-#include <unistd.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -34,7 +34,9 @@ void jack_error_to_log(const char* msg) {
     }
 }
 
-void jack_info_to_log(const char* msg) { log::debug("jack: %s", msg); }
+void jack_info_to_log(const char* msg) {
+    log::debug("jack: %s", msg);
+}
 
 void install_jack_log_functions() {
     static std::once_flag once;
@@ -46,21 +48,20 @@ void install_jack_log_functions() {
 
 const char* kind_type(PortKind k) {
     return (k == PortKind::midi_in || k == PortKind::midi_out) ? JACK_DEFAULT_MIDI_TYPE
-                                                              : JACK_DEFAULT_AUDIO_TYPE;
+                                                               : JACK_DEFAULT_AUDIO_TYPE;
 }
 
 unsigned long kind_flags(PortKind k) {
-    return (k == PortKind::midi_in || k == PortKind::audio_in) ? JackPortIsInput
-                                                               : JackPortIsOutput;
+    return (k == PortKind::midi_in || k == PortKind::audio_in) ? JackPortIsInput : JackPortIsOutput;
 }
 
 // Monotonic nanoseconds for the DSP-time measurement. clock_gettime reads the vDSO clock:
 // no lock, no allocation, no syscall on Linux (not annotated, hence the bracket).
 std::uint64_t now_ns() noexcept RT_NONBLOCKING {
     timespec ts{};
-LOCKSTEP_JACK_CALLS_BEGIN
+    LOCKSTEP_JACK_CALLS_BEGIN
     clock_gettime(CLOCK_MONOTONIC, &ts);
-LOCKSTEP_JACK_CALLS_END
+    LOCKSTEP_JACK_CALLS_END
     return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000U +
            static_cast<std::uint64_t>(ts.tv_nsec);
 }
@@ -103,8 +104,8 @@ struct Callbacks {
         static_cast<Client*>(arg)->freewheeling_.store(starting != 0, std::memory_order_relaxed);
     }
 
-    static void port_registration(jack_port_id_t, int registered, void* arg) noexcept
-        RT_NONBLOCKING {
+    static void port_registration(jack_port_id_t, int registered,
+                                  void* arg) noexcept RT_NONBLOCKING {
         if (registered != 0) {
             static_cast<Client*>(arg)->ports_changed_.store(true, std::memory_order_relaxed);
         }
@@ -155,12 +156,13 @@ Client::Client(ClientOptions options, Processor& processor)
     rt_.audio_in.resize(rt_.audio_in_ports.size());
     rt_.audio_out.resize(rt_.audio_out_ports.size());
     connection_made_.assign(options_.connections.size(), false);
-    socket_paths_ = server_socket_paths(options_.server, getuid(), [](const char* k) -> const char* {
-        return std::getenv(k);
-    });
+    socket_paths_ = server_socket_paths(
+        options_.server, getuid(), [](const char* k) -> const char* { return std::getenv(k); });
 }
 
-Client::~Client() { stop(); }
+Client::~Client() {
+    stop();
+}
 
 std::string Client::port_name(std::size_t index) const {
     return qualify_port(options_.name, options_.ports.at(index).name);
@@ -207,14 +209,13 @@ void Client::stop() {
 // Under mutex_. Opens, registers, activates and connects; leaves no half-open client.
 bool Client::open_session(bool log_failure) {
     jack_status_t status{};
-    const int opts = JackNoStartServer | JackUseExactName |
-                     (options_.server.empty() ? 0 : JackServerName);
-    jack_client_t* c = options_.server.empty()
-                           ? jack_client_open(options_.name.c_str(),
-                                              static_cast<jack_options_t>(opts), &status)
-                           : jack_client_open(options_.name.c_str(),
-                                              static_cast<jack_options_t>(opts), &status,
-                                              options_.server.c_str());
+    const int opts =
+        JackNoStartServer | JackUseExactName | (options_.server.empty() ? 0 : JackServerName);
+    jack_client_t* c =
+        options_.server.empty()
+            ? jack_client_open(options_.name.c_str(), static_cast<jack_options_t>(opts), &status)
+            : jack_client_open(options_.name.c_str(), static_cast<jack_options_t>(opts), &status,
+                               options_.server.c_str());
     if (c == nullptr) {
         if (log_failure) {
             log::error("%s: cannot open JACK client on server '%s' (status 0x%x%s)",
@@ -363,7 +364,8 @@ void Client::try_reconnect() {
         if (open_session(false)) {
             set_quiet(false);
             const auto ms =
-                std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - w.since).count();
+                std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - w.since)
+                    .count();
             reconnects_.fetch_add(1, std::memory_order_relaxed);
             log::notice("%s: reconnected to JACK after %lld ms (%llu server checks, %u failed "
                         "opens); ports re-registered",
@@ -456,20 +458,20 @@ void Client::process(std::uint32_t nframes) noexcept {
     if (nframes > max_buffer_size) {
         // Engines are sized for max_buffer_size: output silence rather than overrun them.
         oversized_cycles_.fetch_add(1, std::memory_order_relaxed);
-LOCKSTEP_JACK_CALLS_BEGIN
+        LOCKSTEP_JACK_CALLS_BEGIN
         for (std::size_t i : rt_.midi_out_ports) {
             jack_midi_clear_buffer(jack_port_get_buffer(ports_[i], nframes));
         }
         for (std::size_t i : rt_.audio_out_ports) {
             std::memset(jack_port_get_buffer(ports_[i], nframes), 0, nframes * sizeof(float));
         }
-LOCKSTEP_JACK_CALLS_END
-            cycles_.fetch_add(1, std::memory_order_relaxed);
+        LOCKSTEP_JACK_CALLS_END
+        cycles_.fetch_add(1, std::memory_order_relaxed);
         return;
     }
 
     std::uint64_t dropped = 0;
-LOCKSTEP_JACK_CALLS_BEGIN
+    LOCKSTEP_JACK_CALLS_BEGIN
     for (std::size_t k = 0; k < rt_.midi_in_ports.size(); ++k) {
         void* buf = jack_port_get_buffer(ports_[rt_.midi_in_ports[k]], nframes);
         auto& events = rt_.midi_in_events[k];
@@ -489,16 +491,16 @@ LOCKSTEP_JACK_CALLS_BEGIN
         rt_.midi_in[k] = std::span<const MidiEvent>(events.data(), n);
     }
     for (std::size_t k = 0; k < rt_.audio_in_ports.size(); ++k) {
-        rt_.audio_in[k] = {static_cast<const float*>(
-                               jack_port_get_buffer(ports_[rt_.audio_in_ports[k]], nframes)),
-                           nframes};
+        rt_.audio_in[k] = {
+            static_cast<const float*>(jack_port_get_buffer(ports_[rt_.audio_in_ports[k]], nframes)),
+            nframes};
     }
     for (std::size_t k = 0; k < rt_.audio_out_ports.size(); ++k) {
         rt_.audio_out[k] = {
             static_cast<float*>(jack_port_get_buffer(ports_[rt_.audio_out_ports[k]], nframes)),
             nframes};
     }
-LOCKSTEP_JACK_CALLS_END
+    LOCKSTEP_JACK_CALLS_END
     for (auto& w : rt_.midi_out) {
         w.reset(nframes);
     }
@@ -519,7 +521,7 @@ LOCKSTEP_JACK_CALLS_END
     std::uint64_t invalid = 0;
     for (std::size_t k = 0; k < rt_.midi_out_ports.size(); ++k) {
         auto& w = rt_.midi_out[k];
-LOCKSTEP_JACK_CALLS_BEGIN
+        LOCKSTEP_JACK_CALLS_BEGIN
         void* buf = jack_port_get_buffer(ports_[rt_.midi_out_ports[k]], nframes);
         jack_midi_clear_buffer(buf);
         for (const auto& e : w.events()) {
@@ -528,7 +530,7 @@ LOCKSTEP_JACK_CALLS_BEGIN
                 ++overflow; // the JACK port buffer is full
             }
         }
-LOCKSTEP_JACK_CALLS_END
+        LOCKSTEP_JACK_CALLS_END
         late += w.late();
         overflow += w.overflow();
         invalid += w.invalid();

@@ -10,9 +10,9 @@
 
 #include "jack/connection.hpp"
 #include "jack/cycle.hpp"
+#include "jack/cycle_frames.hpp"
 #include "jack/seqlock.hpp"
 #include "time/clock_map.hpp"
-#include "jack/cycle_frames.hpp"
 
 #include <jack/jack.h>
 

@@ -46,8 +46,8 @@ public:
 
     // RT: queues `bytes` at `offset`. Returns false (and counts why) when it cannot.
     bool write(std::uint32_t offset, std::span<const std::uint8_t> bytes) noexcept RT_NONBLOCKING;
-    bool write(std::uint32_t offset, std::initializer_list<std::uint8_t> bytes) noexcept
-        RT_NONBLOCKING {
+    bool write(std::uint32_t offset,
+               std::initializer_list<std::uint8_t> bytes) noexcept RT_NONBLOCKING {
         return write(offset, std::span<const std::uint8_t>(bytes.begin(), bytes.size()));
     }
 

@@ -7,12 +7,12 @@ namespace lockstep::jack {
 
 OfflineDriver::OfflineDriver(OfflinePorts ports, std::uint32_t rate, std::size_t max_events,
                              std::size_t max_bytes)
-    : rate_(rate), pending_in_(ports.midi_in), in_events_(ports.midi_in),
-      in_spans_(ports.midi_in), audio_in_fn_(ports.audio_in),
+    : rate_(rate), pending_in_(ports.midi_in), in_events_(ports.midi_in), in_spans_(ports.midi_in),
+      audio_in_fn_(ports.audio_in),
       audio_in_buf_(ports.audio_in, std::vector<float>(max_buffer_size)),
       audio_out_buf_(ports.audio_out, std::vector<float>(max_buffer_size)),
-      audio_in_spans_(ports.audio_in), audio_out_spans_(ports.audio_out),
-      midi_out_(ports.midi_out), audio_out_(ports.audio_out) {
+      audio_in_spans_(ports.audio_in), audio_out_spans_(ports.audio_out), midi_out_(ports.midi_out),
+      audio_out_(ports.audio_out) {
     writers_.reserve(ports.midi_out);
     for (std::size_t i = 0; i < ports.midi_out; ++i) {
         writers_.emplace_back(max_events, max_bytes);
@@ -49,8 +49,10 @@ void OfflineDriver::run_cycle(Processor& p, Frame start, std::uint32_t nframes) 
     std::vector<std::vector<TimedMidi>> taken(pending_in_.size());
     for (std::size_t i = 0; i < pending_in_.size(); ++i) {
         auto& q = pending_in_[i];
-        auto first = std::find_if(q.begin(), q.end(), [&](const TimedMidi& e) { return e.frame >= start; });
-        auto last = std::find_if(first, q.end(), [&](const TimedMidi& e) { return e.frame >= end; });
+        auto first =
+            std::find_if(q.begin(), q.end(), [&](const TimedMidi& e) { return e.frame >= start; });
+        auto last =
+            std::find_if(first, q.end(), [&](const TimedMidi& e) { return e.frame >= end; });
         taken[i].assign(std::make_move_iterator(first), std::make_move_iterator(last));
         q.erase(q.begin(), last);
         in_events_[i].clear();

@@ -16,7 +16,8 @@ namespace lockstep::jack {
 template <typename T>
 class SeqLock {
     static_assert(std::is_trivially_copyable_v<T>);
-    static constexpr std::size_t words = (sizeof(T) + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t);
+    static constexpr std::size_t words =
+        (sizeof(T) + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t);
 
 public:
     // One thread only (typically RT). Wait-free.

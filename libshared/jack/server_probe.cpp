@@ -13,14 +13,16 @@ std::vector<std::string> server_socket_paths(const std::string& server, unsigned
     std::vector<std::string> paths;
     const char* jack_default = env("JACK_DEFAULT_SERVER");
     const std::string jack_name =
-        !server.empty() ? server : (jack_default != nullptr && *jack_default != '\0' ? jack_default : "default");
+        !server.empty()
+            ? server
+            : (jack_default != nullptr && *jack_default != '\0' ? jack_default : "default");
     // jackd2 (Linux build): its tmpdir is /dev/shm.
     paths.push_back("/dev/shm/jack_" + jack_name + "_" + std::to_string(uid) + "_0");
 
     // PipeWire: PIPEWIRE_REMOTE overrides the name a client asks for.
     const char* remote_env = env("PIPEWIRE_REMOTE");
     std::string remote = remote_env != nullptr && *remote_env != '\0' ? remote_env
-                         : (!server.empty() && server != "default") ? server
+                         : (!server.empty() && server != "default")   ? server
                                                                       : "pipewire-0";
     if (!remote.empty() && remote.front() == '/') {
         paths.push_back(remote);

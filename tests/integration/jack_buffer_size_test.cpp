@@ -26,7 +26,8 @@ TEST(JackBufferSize, ChangingThePeriodWhileRunningKeepsEverythingExact) {
         EXPECT_TRUE(start_and_run(receiver));
         EXPECT_TRUE(start_and_run(sender));
         EXPECT_TRUE(wait_until(
-            [&] { return sender.client().connected("audio_out", "bs-receiver:audio_in"); }, generous));
+            [&] { return sender.client().connected("audio_out", "bs-receiver:audio_in"); },
+            generous));
         EXPECT_TRUE(receiver.wait_cycles(8, generous));
         if (::testing::Test::HasFailure()) {
             return "";
@@ -36,14 +37,16 @@ TEST(JackBufferSize, ChangingThePeriodWhileRunningKeepsEverythingExact) {
         constexpr Frame every = 333;
         sender.generate_every(every);
         EXPECT_TRUE(wait_received(receiver, 1));
-        const Frame first_note = receiver.received().empty() ? 0 : receiver.received().front().frame;
+        const Frame first_note =
+            receiver.received().empty() ? 0 : receiver.received().front().frame;
         for (std::uint32_t size : {128U, 1024U, 64U, 256U}) {
             if (!sender.client().set_buffer_size(size)) {
-                ADD_FAILURE() << to_string(server.backend()) << " refuses jack_set_buffer_size(" << size << ")";
+                ADD_FAILURE() << to_string(server.backend()) << " refuses jack_set_buffer_size("
+                              << size << ")";
                 return "";
             }
-            EXPECT_TRUE(wait_until([&] { return period_of(receiver) == size && period_of(sender) == size; },
-                                   generous))
+            EXPECT_TRUE(wait_until(
+                [&] { return period_of(receiver) == size && period_of(sender) == size; }, generous))
                 << "period stays " << period_of(receiver) << " instead of " << size;
             EXPECT_TRUE(receiver.wait_cycles(20, generous));
         }
@@ -68,7 +71,8 @@ TEST(JackBufferSize, ChangingThePeriodWhileRunningKeepsEverythingExact) {
         };
         std::size_t skipped = 0;
         for (std::size_t i = 0; i < got.size() && i < sender.sent().size(); ++i) {
-            EXPECT_EQ(got[i].frame, sender.sent()[i].frame) << i << ": " << explain(sender, receiver);
+            EXPECT_EQ(got[i].frame, sender.sent()[i].frame)
+                << i << ": " << explain(sender, receiver);
             EXPECT_EQ(got[i].frame % every, 0) << i;
             if (i > 0) {
                 for (Frame f = got[i - 1].frame + every; f < got[i].frame; f += every) {
@@ -81,7 +85,8 @@ TEST(JackBufferSize, ChangingThePeriodWhileRunningKeepsEverythingExact) {
             EXPECT_GT(g.to, g.from); // never backwards
         }
         const auto rc = receiver.counters();
-        EXPECT_LT(rc.audio_last_bad_frame, first_note) << "ramp broken at frame " << rc.audio_last_bad_frame;
+        EXPECT_LT(rc.audio_last_bad_frame, first_note)
+            << "ramp broken at frame " << rc.audio_last_bad_frame;
         EXPECT_EQ(rc.audio_last_delay, 0);
         EXPECT_GE(receiver.client().stats().buffer_size_changes, 4U);
         EXPECT_GE(sender.client().stats().buffer_size_changes, 4U);

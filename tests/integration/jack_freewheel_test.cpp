@@ -23,7 +23,8 @@ TEST(JackFreewheel, AnHourOfMusicInSecondsWithEveryNoteExact) {
     Probe receiver(ro);
     ASSERT_TRUE(start_and_run(receiver));
     ASSERT_TRUE(start_and_run(sender));
-    ASSERT_TRUE(wait_until([&] { return sender.client().connected("out", "fw-receiver:in"); }, generous));
+    ASSERT_TRUE(
+        wait_until([&] { return sender.client().connected("out", "fw-receiver:in"); }, generous));
     ASSERT_TRUE(sender.wait_cycles(4, generous));
 
     // A note every 100 ms + 1 frame (coprime with the period): 36k notes an hour.

@@ -83,7 +83,8 @@ TEST(JackMidi, EveryOffsetOfACycleAndAcrossCycleBoundariesIsExact) {
         }
         std::uint8_t k = 0;
         for (Frame f : want) {
-            EXPECT_TRUE(pair.sender->schedule(f, {0x90, static_cast<std::uint8_t>(k++ & 0x7F), 100}));
+            EXPECT_TRUE(
+                pair.sender->schedule(f, {0x90, static_cast<std::uint8_t>(k++ & 0x7F), 100}));
         }
         const bool all = wait_received(*pair.receiver, want.size());
         pair.sender->wait_cycles(2, generous);

@@ -100,7 +100,9 @@ TEST(JackReconnect, ClientComesBackWithPortsAndConnectionsAfterServerRestart) {
             << probe.output();
         // No server at all for a while (8 checks, 100 ms apart): the client keeps running.
         ASSERT_TRUE(wait_until(
-            [&] { return count_of(probe.output(), "(8 checks)") >= static_cast<std::size_t>(round); },
+            [&] {
+                return count_of(probe.output(), "(8 checks)") >= static_cast<std::size_t>(round);
+            },
             generous))
             << probe.output();
         ASSERT_TRUE(probe.running()) << probe.output();
@@ -113,7 +115,10 @@ TEST(JackReconnect, ClientComesBackWithPortsAndConnectionsAfterServerRestart) {
         const std::string out = name + ":out";
         const std::string in = name + ":in";
         const bool back = wait_until(
-            [&] { return checker.port_exists(out) && checker.port_exists(in) && checker.connected(out, in); },
+            [&] {
+                return checker.port_exists(out) && checker.port_exists(in) &&
+                       checker.connected(out, in);
+            },
             generous);
         const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now() - ready)
@@ -125,9 +130,11 @@ TEST(JackReconnect, ClientComesBackWithPortsAndConnectionsAfterServerRestart) {
         std::fflush(stdout);
 
         // MIDI flows again, with the same loop delay as before the restart.
-        ASSERT_TRUE(probe.wait_for_output("reconnected reconnects=" + std::to_string(round), generous))
+        ASSERT_TRUE(
+            probe.wait_for_output("reconnected reconnects=" + std::to_string(round), generous))
             << probe.output();
-        ASSERT_TRUE(wait_until([&] { return loop_delays(probe.output(), mark).size() >= 3; }, generous))
+        ASSERT_TRUE(
+            wait_until([&] { return loop_delays(probe.output(), mark).size() >= 3; }, generous))
             << probe.output();
         for (auto d : loop_delays(probe.output(), mark)) {
             EXPECT_EQ(d, loop_delay);

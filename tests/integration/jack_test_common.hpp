@@ -114,9 +114,9 @@ public:
             const auto& g = p.gaps();
             const auto& g0 = probes_[0]->gaps();
             const bool same_as_first =
-                g.size() == g0.size() && std::equal(g.begin(), g.end(), g0.begin(), [](auto a, auto b) {
-                    return a.from == b.from && a.to == b.to;
-                });
+                g.size() == g0.size() &&
+                std::equal(g.begin(), g.end(), g0.begin(),
+                           [](auto a, auto b) { return a.from == b.from && a.to == b.to; });
             if ((!gaps_expected && !g.empty()) || !same_as_first) {
                 why += p.name() + ": skipped cycles";
                 for (const auto& gap : g) {

@@ -27,7 +27,9 @@ namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
 
-extern "C" void on_signal(int) { g_stop = 1; }
+extern "C" void on_signal(int) {
+    g_stop = 1;
+}
 
 void install_signals() {
     struct sigaction sa {};
@@ -67,14 +69,18 @@ int main(int argc, char** argv) {
     app.add_flag("--audio", audio, "add ramp ports audio_in/audio_out");
     app.add_flag("--wait", opts.wait_for_server, "wait for the JACK server instead of failing");
     app.add_flag("--freewheel", freewheel, "run JACK in freewheel while the probe runs");
-    app.add_option("--count", count, "exit 0 after this many events (sent for gen, received otherwise)");
+    app.add_option("--count", count,
+                   "exit 0 after this many events (sent for gen, received otherwise)");
     app.add_flag("-q,--quiet", quiet, "do not print events");
     auto* gen = app.add_subcommand("gen", "send note-ons at absolute frames k*EVERY+PHASE");
     app.add_subcommand("rec", "print received MIDI: FRAME STATUS DATA1 DATA2");
     auto* loop = app.add_subcommand("loop", "gen on out, rec on in, connected out->in");
     for (auto* sub : {gen, loop}) {
-        sub->add_option("--every", every, "frames between notes")->required()->check(CLI::PositiveNumber);
-        sub->add_option("--phase", phase, "frame offset of the notes")->check(CLI::NonNegativeNumber);
+        sub->add_option("--every", every, "frames between notes")
+            ->required()
+            ->check(CLI::PositiveNumber);
+        sub->add_option("--phase", phase, "frame offset of the notes")
+            ->check(CLI::NonNegativeNumber);
     }
     CLI11_PARSE(app, argc, argv);
 
@@ -159,11 +165,13 @@ int main(int argc, char** argv) {
         }
         const auto st = probe.client().stats();
         if (st.server_losses != last.server_losses) {
-            std::printf("server lost losses=%llu\n", static_cast<unsigned long long>(st.server_losses));
+            std::printf("server lost losses=%llu\n",
+                        static_cast<unsigned long long>(st.server_losses));
             unmatched_sent.clear();
         }
         if (st.reconnects != last.reconnects) {
-            std::printf("reconnected reconnects=%llu\n", static_cast<unsigned long long>(st.reconnects));
+            std::printf("reconnected reconnects=%llu\n",
+                        static_cast<unsigned long long>(st.reconnects));
             if (freewheel) {
                 probe.client().set_freewheel(true);
             }
@@ -181,14 +189,15 @@ int main(int argc, char** argv) {
     probe.stop();
     const auto st = probe.client().stats();
     const auto pc = probe.counters();
-    std::printf("stats cycles=%llu xruns=%llu reconnects=%llu sent=%llu received=%llu late=%llu "
-                "overflow=%llu dsp_mean_us=%.1f dsp_max_us=%.1f\n",
-                static_cast<unsigned long long>(st.cycles), static_cast<unsigned long long>(st.xruns),
-                static_cast<unsigned long long>(st.reconnects),
-                static_cast<unsigned long long>(pc.sent), static_cast<unsigned long long>(pc.received),
-                static_cast<unsigned long long>(pc.late + st.midi_out_late),
-                static_cast<unsigned long long>(pc.record_overflow + st.midi_out_overflow),
-                static_cast<double>(st.dsp_ns_mean) / 1000.0, static_cast<double>(st.dsp_ns_max) / 1000.0);
+    std::printf(
+        "stats cycles=%llu xruns=%llu reconnects=%llu sent=%llu received=%llu late=%llu "
+        "overflow=%llu dsp_mean_us=%.1f dsp_max_us=%.1f\n",
+        static_cast<unsigned long long>(st.cycles), static_cast<unsigned long long>(st.xruns),
+        static_cast<unsigned long long>(st.reconnects), static_cast<unsigned long long>(pc.sent),
+        static_cast<unsigned long long>(pc.received),
+        static_cast<unsigned long long>(pc.late + st.midi_out_late),
+        static_cast<unsigned long long>(pc.record_overflow + st.midi_out_overflow),
+        static_cast<double>(st.dsp_ns_mean) / 1000.0, static_cast<double>(st.dsp_ns_max) / 1000.0);
     std::fflush(stdout);
     return 0;
 }

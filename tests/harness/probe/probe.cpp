@@ -71,10 +71,16 @@ Probe::Probe(ProbeOptions options)
     sent_.reserve(options_.capacity);
 }
 
-Probe::~Probe() { stop(); }
+Probe::~Probe() {
+    stop();
+}
 
-bool Probe::start() { return client_.start(); }
-void Probe::stop() { client_.stop(); }
+bool Probe::start() {
+    return client_.start();
+}
+void Probe::stop() {
+    client_.stop();
+}
 
 bool Probe::now(Frame& frame) const {
     CycleTiming t{};
@@ -238,7 +244,8 @@ void Probe::check_ramp(const jack::Cycle& c) noexcept {
     Frame first_delay = -1;
     for (std::uint32_t k = 0; k < c.nframes; ++k) {
         const std::int64_t f = ramp_frame(in[k]);
-        const Frame delay = f < 0 ? -1 : ((c.start + k - f) % ramp_period + ramp_period) % ramp_period;
+        const Frame delay =
+            f < 0 ? -1 : ((c.start + k - f) % ramp_period + ramp_period) % ramp_period;
         if (k == 0) {
             first_delay = delay;
         }

@@ -7,8 +7,8 @@
 // Threads: process() is RT; everything else is for one control thread.
 #pragma once
 
-#include "jack/client.hpp"
 #include "harness/probe/spsc_ring.hpp"
+#include "jack/client.hpp"
 
 #include <array>
 #include <atomic>
@@ -44,9 +44,9 @@ struct ProbeOptions {
     std::string name = "lockstep-probe";
     std::string server; // -s; empty: the default server
     std::vector<jack::Connection> connections;
-    bool midi_in = true;   // port "in"
-    bool midi_out = true;  // port "out"
-    bool audio_in = false; // port "audio_in": ramp checker
+    bool midi_in = true;    // port "in"
+    bool midi_out = true;   // port "out"
+    bool audio_in = false;  // port "audio_in": ramp checker
     bool audio_out = false; // port "audio_out": ramp generator
     bool wait_for_server = false;
     std::size_t capacity = 1 << 16; // recorded events held until drained; scheduled events
@@ -61,11 +61,11 @@ inline constexpr Frame ramp_period = Frame{1} << 23;
 struct ProbeCounters {
     std::uint64_t cycles = 0;
     std::uint64_t freewheel_cycles = 0; // cycles that ran with Cycle::freewheeling set
-    std::uint64_t received = 0;        // MIDI events recorded
-    std::uint64_t sent = 0;            // MIDI events written
-    std::uint64_t record_overflow = 0; // events lost because nobody drained the ring
-    std::uint64_t late = 0;            // scheduled for a frame already past: sent at offset 0
-    std::uint64_t audio_cycles_ok = 0; // input ramp had exactly the expected delay throughout
+    std::uint64_t received = 0;         // MIDI events recorded
+    std::uint64_t sent = 0;             // MIDI events written
+    std::uint64_t record_overflow = 0;  // events lost because nobody drained the ring
+    std::uint64_t late = 0;             // scheduled for a frame already past: sent at offset 0
+    std::uint64_t audio_cycles_ok = 0;  // input ramp had exactly the expected delay throughout
     std::uint64_t audio_cycles_bad = 0;
     Frame audio_last_bad_frame = -1; // start frame of the latest bad cycle
     Frame audio_last_delay = -1;     // delay seen in the latest cycle's first sample

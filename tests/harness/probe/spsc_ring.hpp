@@ -17,7 +17,8 @@ class SpscRing {
 
 public:
     // Control thread (allocates). Holds at least `capacity` values.
-    explicit SpscRing(std::size_t capacity) : slots_(round_up(capacity + 1)), mask_(slots_.size() - 1) {}
+    explicit SpscRing(std::size_t capacity)
+        : slots_(round_up(capacity + 1)), mask_(slots_.size() - 1) {}
 
     // Producer thread. Wait-free; false when full (the value is dropped; count it).
     bool push(const T& v) noexcept RT_NONBLOCKING {

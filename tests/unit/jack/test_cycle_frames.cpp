@@ -34,7 +34,7 @@ TEST(CycleFrames, UnwrapsJacks32BitCounter) {
 
 TEST(CycleFrames, PipewireJumpsAheadOnABufferSizeChangeAndWeFollow) {
     CycleFrames f;
-    f.start(9728, 256);                  // ends at 9984
+    f.start(9728, 256);                    // ends at 9984
     EXPECT_EQ(f.start(10112, 128), 10112); // PipeWire: next multiple of the new period
     EXPECT_EQ(f.jumps(), 1U);
     EXPECT_EQ(f.start(10240, 128), 10240);

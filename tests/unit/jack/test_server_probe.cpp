@@ -32,7 +32,8 @@ TEST(ServerSocketPaths, JackdAndPipewireDefaults) {
 }
 
 TEST(ServerSocketPaths, NamedServerAndEnvironment) {
-    g_env = {{"JACK_DEFAULT_SERVER", "studio"}, {"PIPEWIRE_RUNTIME_DIR", "/tmp/pw"},
+    g_env = {{"JACK_DEFAULT_SERVER", "studio"},
+             {"PIPEWIRE_RUNTIME_DIR", "/tmp/pw"},
              {"XDG_RUNTIME_DIR", "/run/user/0"}};
     auto p = server_socket_paths("", 0, fake_env);
     EXPECT_EQ(p[0], "/dev/shm/jack_studio_0_0");
