@@ -125,6 +125,12 @@ TEST(JackMidi, ManyCyclesOfPeriodicNotesAndAFrameExactRamp) {
         // 601 is coprime with the period: the notes visit every offset again and again.
         constexpr Frame every = 601;
         pair.sender->generate_every(every, 5);
+        // And a stretch of the audio ramp, recorded at absolute frames.
+        Frame now = 0;
+        EXPECT_TRUE(pair.receiver->now(now));
+        const Frame capture_from = now + server.rate() / 4 + 3;
+        constexpr std::size_t capture_frames = 10000;
+        EXPECT_TRUE(pair.receiver->capture_audio(capture_from, capture_frames));
         constexpr std::uint64_t cycles = 500;
         EXPECT_TRUE(pair.receiver->wait_cycles(cycles, generous));
         pair.sender->generate_every(0);
@@ -162,6 +168,13 @@ TEST(JackMidi, ManyCyclesOfPeriodicNotesAndAFrameExactRamp) {
         EXPECT_LT(c.audio_last_bad_frame, received.empty() ? 0 : received.front())
             << "a cycle with a wrong ramp during the run";
         EXPECT_EQ(c.audio_last_delay, 0);
+        EXPECT_TRUE(pair.receiver->audio_captured());
+        const auto& audio = pair.receiver->captured_audio();
+        std::size_t wrong = 0;
+        for (std::size_t k = 0; k < capture_frames; ++k) {
+            wrong += audio[k] != ramp_value(capture_from + static_cast<Frame>(k)) ? 1 : 0;
+        }
+        EXPECT_EQ(wrong, 0U) << "samples not equal to the ramp at their frame";
         expect_clean_counters(*pair.sender);
         expect_clean_counters(*pair.receiver);
         std::printf("jack_midi[%s]: %zu notes over %llu cycles, all at their exact frames\n",

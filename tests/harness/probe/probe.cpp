@@ -67,6 +67,7 @@ Probe::Probe(ProbeOptions options)
     : options_(std::move(options)), received_ring_(options_.capacity),
       sent_ring_(options_.capacity), schedule_ring_(options_.capacity), gap_ring_(1024),
       client_(client_options(options_), *this) {
+    capture_.assign(options_.audio_capture_frames, 0.0F);
     received_.reserve(options_.capacity);
     sent_.reserve(options_.capacity);
 }
@@ -105,6 +106,40 @@ bool Probe::wait_cycles(std::uint64_t n, std::chrono::milliseconds timeout) cons
 
 bool Probe::schedule(Frame frame, std::span<const std::uint8_t> bytes) {
     return schedule_ring_.push(ProbeEvent::make(frame, bytes));
+}
+
+bool Probe::capture_audio(Frame from, std::size_t frames) {
+    if (frames == 0 || frames > capture_.size()) {
+        return false;
+    }
+    capture_done_.store(false, std::memory_order_relaxed);
+    capture_from_.store(from, std::memory_order_relaxed);
+    capture_frames_.store(static_cast<Frame>(frames), std::memory_order_relaxed);
+    capture_generation_.fetch_add(1, std::memory_order_release);
+    return true;
+}
+
+void Probe::capture(const jack::Cycle& c) noexcept {
+    const auto gen = capture_generation_.load(std::memory_order_acquire);
+    if (gen != rt_capture_generation_) {
+        rt_capture_generation_ = gen;
+        rt_capture_from_ = capture_from_.load(std::memory_order_relaxed);
+        rt_capture_frames_ = capture_frames_.load(std::memory_order_relaxed);
+    }
+    if (rt_capture_frames_ == 0 || c.audio_in.empty()) {
+        return;
+    }
+    const Frame end = rt_capture_from_ + rt_capture_frames_;
+    const Frame lo = c.start > rt_capture_from_ ? c.start : rt_capture_from_;
+    const Frame hi = c.end() < end ? c.end() : end;
+    for (Frame f = lo; f < hi; ++f) {
+        capture_[static_cast<std::size_t>(f - rt_capture_from_)] =
+            c.audio_in[0][static_cast<std::size_t>(f - c.start)];
+    }
+    if (c.end() >= end) {
+        rt_capture_frames_ = 0;
+        capture_done_.store(true, std::memory_order_release);
+    }
 }
 
 void Probe::generate_every(Frame every, Frame phase) {
@@ -153,6 +188,7 @@ void Probe::process(jack::Cycle& c) noexcept {
     rt_prev_end_ = c.end();
     record(c);
     check_ramp(c);
+    capture(c);
     generate(c);
     if (!c.audio_out.empty()) {
         auto out = c.audio_out[0];

@@ -50,6 +50,7 @@ struct ProbeOptions {
     bool audio_out = false; // port "audio_out": ramp generator
     bool wait_for_server = false;
     std::size_t capacity = 1 << 16; // recorded events held until drained; scheduled events
+    std::size_t audio_capture_frames = 1 << 18; // longest capture_audio() window
 };
 
 // Sample value that encodes an absolute frame: (frame mod 2^23) / 2^23, exact in a float.
@@ -103,6 +104,15 @@ public:
     // Expected delay (frames) of the ramp on audio_in (0 for a direct connection from a
     // client that runs before us in the same cycle).
     void expect_audio_delay(Frame delay) { audio_expected_delay_.store(delay); }
+    // Records audio_in for the absolute frames [from, from + frames) (frames <=
+    // options.audio_capture_frames; `from` should lie ahead). False when out of range.
+    bool capture_audio(Frame from, std::size_t frames);
+    // True once the whole window has been recorded; samples[k] is frame from + k.
+    bool audio_captured() const { return capture_done_.load(std::memory_order_acquire); }
+    const std::vector<float>& captured_audio() const { return capture_; }
+
+    // Asks JACK to run as fast as it can (or to stop doing so).
+    bool set_freewheel(bool on) { return client_.set_freewheel(on); }
 
     // Moves what the process thread recorded/sent into received()/sent(); returns the
     // number of new received events.
@@ -124,6 +134,7 @@ private:
     void record(const jack::Cycle& c) noexcept RT_NONBLOCKING;
     void generate(jack::Cycle& c) noexcept RT_NONBLOCKING;
     void check_ramp(const jack::Cycle& c) noexcept RT_NONBLOCKING;
+    void capture(const jack::Cycle& c) noexcept RT_NONBLOCKING;
     void write_out(jack::Cycle& c, std::uint32_t offset, Frame frame,
                    std::span<const std::uint8_t> bytes) noexcept RT_NONBLOCKING;
 
@@ -141,6 +152,14 @@ private:
     std::atomic<Frame> phase_{0};
     std::atomic<std::uint32_t> every_generation_{0};
     std::atomic<Frame> audio_expected_delay_{0};
+    std::vector<float> capture_; // written by RT between capture_audio() and capture_done_
+    std::atomic<Frame> capture_from_{0};
+    std::atomic<Frame> capture_frames_{0};
+    std::atomic<std::uint32_t> capture_generation_{0};
+    std::atomic<bool> capture_done_{false};
+    std::uint32_t rt_capture_generation_ = 0;
+    Frame rt_capture_from_ = 0;
+    Frame rt_capture_frames_ = 0; // 0: no capture under way
 
     // RT-only state.
     std::uint32_t rt_every_generation_ = 0;
