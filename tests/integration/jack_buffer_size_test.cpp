@@ -54,7 +54,7 @@ TEST(JackBufferSize, ChangingThePeriodWhileRunningKeepsEverythingExact) {
         EXPECT_TRUE(sender.wait_cycles(4, generous));
         sender.drain();
         const bool all = wait_received(receiver, sender.sent().size(), 5s);
-        if (auto why = window.disturbance(true); !why.empty()) {
+        if (auto why = window.disturbance(); !why.empty()) {
             return why;
         }
         EXPECT_TRUE(all) << explain(sender, receiver);

@@ -87,37 +87,36 @@ inline std::string explain(Probe& sender, Probe& receiver) {
     return s;
 }
 
-// A measurement window over some probes. A server that skips cycles of a client or reports
-// xruns (PipeWire without realtime scheduling on a loaded machine does; PipeWire then even
-// stamps a late client's data with the next cycle's frame) disturbs the window: its frames
-// prove nothing about the adapter, and the test repeats on a fresh server.
+// A measurement window over some probes. A server that skips cycles of a client (PipeWire
+// without realtime scheduling on a loaded machine does, and then even stamps a late
+// client's data with the next cycle's frame) disturbs the window: its frames prove nothing
+// about the adapter, and the test repeats on a fresh server. Cycles skipped for every
+// client alike disturb nothing (no cycle, no notes) unless the test says so; xruns alone
+// don't either (jackd -S reports some under load yet runs every cycle): if one harms the
+// data, the test's assertions say so.
 class Window {
 public:
     explicit Window(std::vector<Probe*> probes) : probes_(std::move(probes)) {
         for (Probe* p : probes_) {
             p->drain();
             p->clear();
-            xruns_.push_back(p->client().stats().xruns);
         }
     }
-    // Why the window is disturbed ("" when it is not). Gaps are expected when the test
-    // changes the buffer size: then only gaps that not every probe saw count.
-    std::string disturbance(bool gaps_expected = false) const {
+    // Why the window is disturbed ("" when it is not).
+    std::string disturbance(bool shared_gaps_ok = true) const {
         std::string why;
-        for (std::size_t i = 0; i < probes_.size(); ++i) {
-            Probe& p = *probes_[i];
-            p.drain();
-            const auto x = p.client().stats().xruns - xruns_[i];
-            if (x > 0) {
-                why += p.name() + ": " + std::to_string(x) + " xruns; ";
-            }
+        for (Probe* p : probes_) {
+            p->drain();
+        }
+        const auto& g0 = probes_[0]->gaps();
+        for (Probe* pp : probes_) {
+            Probe& p = *pp;
             const auto& g = p.gaps();
-            const auto& g0 = probes_[0]->gaps();
             const bool same_as_first =
                 g.size() == g0.size() &&
                 std::equal(g.begin(), g.end(), g0.begin(),
                            [](auto a, auto b) { return a.from == b.from && a.to == b.to; });
-            if ((!gaps_expected && !g.empty()) || !same_as_first) {
+            if ((!shared_gaps_ok && !g.empty()) || !same_as_first) {
                 why += p.name() + ": skipped cycles";
                 for (const auto& gap : g) {
                     why += " [" + std::to_string(gap.from) + "," + std::to_string(gap.to) + ")";
@@ -130,7 +129,6 @@ public:
 
 private:
     std::vector<Probe*> probes_;
-    std::vector<std::uint64_t> xruns_;
 };
 
 // Runs `attempt` on a fresh server until one attempt is undisturbed (it returns "" after
