@@ -58,10 +58,10 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
 }
 
 // Runs in the forked child: only async-signal-safe calls until exec.
-[[noreturn]] void exec_child(pid_t parent, const char* log_path, char* const* argv,
-                             char* const* envp, int error_fd) {
+[[noreturn]] void exec_child(pid_t parent, int death_signal, const char* log_path,
+                             char* const* argv, char* const* envp, int error_fd) {
     // Die with the parent (thread) so a crashed test leaves no server behind.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    prctl(PR_SET_PDEATHSIG, death_signal);
     if (getppid() != parent) {
         _exit(127); // the parent died before prctl took effect
     }
@@ -121,7 +121,7 @@ TempDir::~TempDir() {
 }
 
 ChildProcess::ChildProcess(std::vector<std::string> argv, std::vector<std::string> extra_env,
-                           std::string log_path)
+                           std::string log_path, int death_signal)
     : log_path_(std::move(log_path)) {
     if (argv.empty()) {
         throw std::invalid_argument("ChildProcess: empty argv");
@@ -149,7 +149,8 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::vector<std::strin
     }
     if (pid == 0) {
         close(error_pipe[0]);
-        exec_child(parent, log_path_.c_str(), c_argv.data(), c_env.data(), error_pipe[1]);
+        exec_child(parent, death_signal, log_path_.c_str(), c_argv.data(), c_env.data(),
+                   error_pipe[1]);
     }
     pid_ = pid;
     // Also set the group from this side, so it is in place before we ever signal it.

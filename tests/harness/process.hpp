@@ -2,6 +2,7 @@
 // Everything here runs on the test's control thread (never a JACK thread).
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -32,8 +33,8 @@ private:
 };
 
 // A child process we started and own by PID. It runs in its own process group, with
-// stdin from /dev/null and stdout+stderr appended to a log file. It gets SIGKILL if
-// the thread that started it dies (PR_SET_PDEATHSIG), so a crashing test leaves no
+// stdin from /dev/null and stdout+stderr appended to a log file. It gets `death_signal`
+// if the thread that started it dies (PR_SET_PDEATHSIG), so a crashing test leaves no
 // process behind: create it from a thread that outlives it (gtest's main thread does).
 class ChildProcess {
 public:
@@ -42,7 +43,7 @@ public:
     // to a private temporary file that is removed with this object. Throws
     // std::runtime_error if the program cannot be started.
     ChildProcess(std::vector<std::string> argv, std::vector<std::string> extra_env = {},
-                 std::string log_path = "");
+                 std::string log_path = "", int death_signal = SIGKILL);
     // SIGTERM, wait, SIGKILL after a timeout, reap.
     ~ChildProcess();
     ChildProcess(const ChildProcess&) = delete;

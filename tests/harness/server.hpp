@@ -33,12 +33,14 @@ struct ServerOptions {
     std::uint32_t rate = 48000;
     std::uint32_t period = 256;
     // jackd: -S (synchronous mode: the server waits for every client each cycle).
-    // PipeWire has no such switch: it always runs its graph synchronously (the driver
-    // waits for all nodes of a cycle, late clients cause xruns rather than being
-    // skipped), so `sync` changes nothing there.
+    // PipeWire has no such switch and no asynchronous mode: each cycle of its graph
+    // runs every node after its inputs, within the driver's cycle, so it always
+    // behaves like jackd -S and `sync` changes nothing there.
     bool sync = false;
 };
 
+// jackd2 allows at most 8 servers per user at once (all test processes together): a
+// start that finds no free slot waits for one until its timeout.
 class TestServer {
 public:
     // Starts the server and waits until a JACK client can connect (for jackd also
@@ -64,15 +66,20 @@ public:
     pid_t pid() const;
 
     // Unique per server: lockstep-<pid>-<counter>-<random>. Under PipeWire it is also
-    // the socket name, so jack_client_open(..., JackServerName, name) works on both.
+    // the socket name, so jack_client_open(..., JackServerName, name) works on both
+    // (pipewire-jack ignores JACK_DEFAULT_SERVER but honours an explicit server name
+    // unless PIPEWIRE_REMOTE is set, which wins).
     const std::string& name() const { return name_; }
     Backend backend() const { return opts_.backend; }
     std::uint32_t rate() const { return opts_.rate; }
     std::uint32_t period() const { return opts_.period; }
     bool sync() const { return opts_.sync; }
-    // False for PipeWire 0.3.65 without a session manager: jack_set_freewheel(1)
-    // makes no more cycles run there. Tests that need freewheel skip on it.
-    bool supports_freewheel() const { return opts_.backend == Backend::jackd; }
+    // Whether jack_set_freewheel(1) runs cycles as fast as the CPU allows. True on both
+    // backends, with a PipeWire 0.3.65 caveat: the Freewheel-Driver only drives a
+    // client that has at least one connected port (to another client or to itself);
+    // a client with no links gets NO cycles while freewheeling. Tests that freewheel
+    // connect their ports first.
+    bool supports_freewheel() const { return true; }
 
     // Makes JACK clients opened later by THIS process connect here (setenv).
     // jackd: JACK_DEFAULT_SERVER. PipeWire: XDG_RUNTIME_DIR, PIPEWIRE_RUNTIME_DIR,
@@ -93,13 +100,15 @@ private:
     std::string runtime_dir() const;
     std::vector<std::string> server_argv() const;
     bool probe(std::string& probe_output) const;
-    void wait_ready();
+    bool wait_ready(std::chrono::steady_clock::time_point deadline);
     void remove_stale_files() const;
 
     ServerOptions opts_;
     std::string name_;
     TempDir dir_;
     std::unique_ptr<ChildProcess> proc_;
+    bool unclean_exit_ = false; // the last run did not end with a clean exit
+    std::string failure_;       // why the last start attempt failed
 };
 
 } // namespace lockstep::test

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -199,6 +200,47 @@ TEST(Harness, KillIsSeenByClientsAndRestartWorks) {
     expect_runs_cycles(client);
 }
 
+TEST(Harness, FreewheelRunsLinkedClientsFasterThanRealTime) {
+    ServerOptions opts;
+    opts.period = 1024; // real time: ~47 cycles/s, so the target below needs > 100 s
+    TestServer server(opts);
+    ASSERT_TRUE(server.supports_freewheel());
+    server.use_in_this_process();
+    CountingClient source(server, "fw-source");
+    CountingClient sink(server, "fw-sink");
+    ASSERT_TRUE(source.connected() && sink.connected());
+    jack_port_t* out =
+        jack_port_register(source.get(), "out", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
+    jack_port_t* in =
+        jack_port_register(sink.get(), "in", JACK_DEFAULT_AUDIO_TYPE, JackPortIsInput, 0);
+    ASSERT_TRUE(out != nullptr && in != nullptr);
+    static std::atomic<int> freewheel_state{-1};
+    jack_set_freewheel_callback(
+        source.get(), [](int on, void*) { freewheel_state = on; }, nullptr);
+    expect_runs_cycles(source);
+    expect_runs_cycles(sink);
+    // PipeWire freewheels only clients with a link; jack_connect works without a
+    // session manager because pipewire-jack creates the link itself.
+    ASSERT_EQ(jack_connect(source.get(), jack_port_name(out), jack_port_name(in)), 0);
+    EXPECT_TRUE(wait_until([&] { return jack_port_connected(in) == 1; }, timeout));
+
+    ASSERT_EQ(jack_set_freewheel(source.get(), 1), 0);
+    EXPECT_TRUE(wait_until([] { return freewheel_state == 1; }, timeout));
+    const std::uint64_t start = source.cycles();
+    EXPECT_TRUE(wait_until([&] { return source.cycles() - start >= 5000; }, 30s))
+        << "cycles while freewheeling: " << source.cycles() - start;
+    EXPECT_GE(sink.cycles(), 5000U);
+
+    ASSERT_EQ(jack_set_freewheel(source.get(), 0), 0);
+    EXPECT_TRUE(wait_until([] { return freewheel_state == 0; }, timeout));
+    const std::uint64_t after = source.cycles();
+    EXPECT_TRUE(wait_until([&] { return source.cycles() >= after + 10; }, timeout));
+    EXPECT_EQ(jack_disconnect(source.get(), jack_port_name(out), jack_port_name(in)), 0);
+    EXPECT_TRUE(wait_until([&] { return jack_port_connected(in) == 0; }, timeout));
+    EXPECT_EQ(jack_port_unregister(source.get(), out), 0);
+    EXPECT_EQ(jack_port_unregister(sink.get(), in), 0);
+}
+
 TEST(Harness, TwoServersAtOnceHaveUniqueNamesAndOwnSettings) {
     ServerOptions a_opts;
     a_opts.rate = 48000;
@@ -279,6 +321,53 @@ TEST(Harness, TeardownOnExceptionStopsTheServer) {
     }
     ASSERT_GT(pid, 0);
     EXPECT_FALSE(process_alive(pid, program_of(backend)));
+}
+
+TEST(Harness, KilledServersDoNotUseUpJackdServerSlots) {
+    // jackd2 has 8 server slots per user; a killed server's slot must be reclaimed.
+    for (int i = 0; i < 9; ++i) {
+        TestServer server;
+        server.kill();
+    }
+    TestServer server;
+    EXPECT_TRUE(server.running());
+}
+
+TEST(Harness, ServerDiesWithItsTestProcess) {
+    pid_t server_pid = -1;
+    std::string name;
+    std::string dir;
+    {
+        ChildProcess helper({LOCKSTEP_HARNESS_ORPHAN_HELPER});
+        ASSERT_TRUE(helper.wait_for_output("\n", timeout)) << helper.output();
+        const std::string out = helper.output();
+        ASSERT_EQ(std::sscanf(out.c_str(), "server pid=%d", &server_pid), 1) << out;
+        name = out.substr(out.find("name=") + 5);
+        name.pop_back(); // newline
+        dir = out.substr(out.find("dir=") + 4);
+        dir = dir.substr(0, dir.find(' '));
+        ASSERT_TRUE(dir.starts_with("/")) << out;
+        ASSERT_TRUE(process_alive(server_pid, program_of(backend_from_env())));
+        helper.signal(SIGKILL); // no destructor runs in the helper
+        EXPECT_EQ(helper.wait(timeout), 128 + SIGKILL);
+    }
+    EXPECT_TRUE(wait_until(
+        [&] { return !process_alive(server_pid, program_of(backend_from_env())); }, timeout));
+    if (backend_from_env() == Backend::jackd) {
+        // It got SIGTERM, so jackd cleaned up its files in /dev/shm itself.
+        EXPECT_TRUE(wait_until(
+            [&] {
+                for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
+                    if (entry.path().filename().string().find(name) != std::string::npos) {
+                        return false;
+                    }
+                }
+                return true;
+            },
+            timeout));
+    }
+    // The helper had no chance to remove its private directory.
+    std::filesystem::remove_all(dir);
 }
 
 TEST(Harness, ServerThatCannotStartReportsItsLog) {
