@@ -11,15 +11,17 @@
 // - Each later reading advances the clock by the forward distance (mod 2^32) from the
 //   previous reading. That is exact as long as readings come less than 2^31 frames apart
 //   (~12.4 h at 48 kHz); once per process cycle is far more often.
-// - A restarted JACK server counts from 0 again. Call restart() after reconnecting: the
+// - A restarted JACK server counts from 0 again. Call rebase() after reconnecting: the
 //   next reading then maps to the frame right after the last cycle seen (last frame +
 //   last advance), so the 64-bit clock stays monotonic and the music just continues.
-//   A reading that jumps back by 2^31 frames or more without restart() is treated the
+//   A reading that jumps back by 2^31 frames or more without rebase() is treated the
 //   same way (and counted in unannounced_restarts()): the JACK counter never runs
 //   backwards on a running server.
 //
-// Threads: one writer, the audio thread (update, restart, reset). now_any_thread() may be
-// called from any thread; the other getters only on the writer's thread.
+// Threads: one writer at a time. update() runs on the audio thread; rebase() and reset()
+// on the audio thread or on the thread that (re)connects while no process callback runs
+// (activation orders the two). now_any_thread() may be called from any thread; the other
+// getters only by the writer.
 #pragma once
 
 #include "rt/rt.hpp"
@@ -38,10 +40,10 @@ public:
     Frame update(std::uint32_t jack_frame) noexcept RT_NONBLOCKING {
         Frame next;
         if (!started_) {
-            next = pending_restart_ ? restart_at_ : static_cast<Frame>(jack_frame);
+            next = pending_rebase_ ? rebase_at_ : static_cast<Frame>(jack_frame);
             started_ = true;
-        } else if (pending_restart_) {
-            next = restart_at_;
+        } else if (pending_rebase_) {
+            next = rebase_at_;
         } else {
             const std::uint32_t delta = jack_frame - last_reading_; // mod 2^32
             if (delta >= (std::uint32_t{1} << 31)) {
@@ -52,32 +54,32 @@ public:
                 last_advance_ = delta;
             }
         }
-        pending_restart_ = false;
+        pending_rebase_ = false;
         last_reading_ = jack_frame;
         frame_ = next;
         published_.store(next, std::memory_order_release);
         return next;
     }
 
-    // RT (audio thread, or the writer before the first cycle). The server restarted or the
-    // client reconnected: the next update() continues right after the last cycle seen.
-    void restart() noexcept RT_NONBLOCKING {
+    // Writer (RT-safe). The server restarted or the client reconnected: the next update()
+    // continues right after the last cycle seen.
+    void rebase() noexcept RT_NONBLOCKING {
         if (started_) {
-            restart(frame_ + last_advance_);
+            rebase(frame_ + last_advance_);
         }
     }
-    // As restart(), but the next update() returns exactly `continue_at` (kept >= now() so
+    // As rebase(), but the next update() returns exactly `continue_at` (kept >= now() so
     // the clock stays monotonic), e.g. the end of the last cycle the adapter processed.
-    void restart(Frame continue_at) noexcept RT_NONBLOCKING {
-        pending_restart_ = true;
-        restart_at_ = (started_ && continue_at < frame_) ? frame_ : continue_at;
+    void rebase(Frame continue_at) noexcept RT_NONBLOCKING {
+        pending_rebase_ = true;
+        rebase_at_ = (started_ && continue_at < frame_) ? frame_ : continue_at;
     }
 
-    // Writer thread, while no process callback runs. Forget everything; the next reading
-    // maps to itself again (a fresh clock).
+    // Writer (RT-safe). Forget everything; the next reading maps to itself again (a fresh
+    // clock).
     void reset() noexcept RT_NONBLOCKING {
         started_ = false;
-        pending_restart_ = false;
+        pending_rebase_ = false;
         frame_ = 0;
         last_reading_ = 0;
         last_advance_ = 0;
@@ -89,7 +91,7 @@ public:
     Frame now() const noexcept RT_NONBLOCKING { return frame_; }
     // Writer thread: true once update() has run.
     bool started() const noexcept RT_NONBLOCKING { return started_; }
-    // Writer thread: backward jumps seen without restart().
+    // Writer thread: backward jumps seen without rebase().
     std::uint64_t unannounced_restarts() const noexcept RT_NONBLOCKING {
         return unannounced_restarts_;
     }
@@ -100,11 +102,11 @@ public:
 
 private:
     Frame frame_ = 0;
-    Frame restart_at_ = 0;
+    Frame rebase_at_ = 0;
     Frame last_advance_ = 0;
     std::uint32_t last_reading_ = 0;
     bool started_ = false;
-    bool pending_restart_ = false;
+    bool pending_rebase_ = false;
     std::uint64_t unannounced_restarts_ = 0;
     std::atomic<Frame> published_{0};
     static_assert(std::atomic<Frame>::is_always_lock_free);

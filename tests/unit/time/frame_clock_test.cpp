@@ -53,25 +53,25 @@ TEST(FrameClock, UnwrapsEveryCycleOfARealisticRun) {
     }
 }
 
-TEST(FrameClock, RestartContinuesAfterTheLastCycle) {
+TEST(FrameClock, RebaseContinuesAfterTheLastCycle) {
     FrameClock c;
     c.update(1000);
     c.update(1256);
     EXPECT_EQ(c.now(), 1256);
     // The server restarts and counts from 0 again.
-    c.restart();
+    c.rebase();
     EXPECT_EQ(c.update(0), 1512);   // last + last advance
     EXPECT_EQ(c.update(256), 1768); // and follows the new counter from there
-    c.restart(5000);
+    c.rebase(5000);
     EXPECT_EQ(c.update(77), 5000);
     EXPECT_EQ(c.update(77 + 128), 5128);
     // A continue_at in the past never moves the clock backwards.
-    c.restart(10);
+    c.rebase(10);
     EXPECT_EQ(c.update(3), 5128);
     EXPECT_EQ(c.unannounced_restarts(), 0U);
 }
 
-TEST(FrameClock, UnannouncedBackwardJumpIsTreatedAsRestart) {
+TEST(FrameClock, UnannouncedBackwardJumpIsTreatedAsRebase) {
     FrameClock c;
     c.update(50'000'000);
     c.update(50'000'512);
@@ -80,12 +80,12 @@ TEST(FrameClock, UnannouncedBackwardJumpIsTreatedAsRestart) {
     EXPECT_EQ(c.update(512), 50'001'536);
 }
 
-TEST(FrameClock, RestartAcrossTheWrapStaysMonotonic) {
+TEST(FrameClock, RebaseAcrossTheWrapStaysMonotonic) {
     FrameClock c;
     c.update(0xffff'ff00U);
     c.update(0x0000'0100U); // wrapped: +512
     EXPECT_EQ(c.now(), two32 + 0x100);
-    c.restart();
+    c.rebase();
     EXPECT_EQ(c.update(0), two32 + 0x100 + 512);
 }
 

@@ -9,6 +9,7 @@
 
 #include <boost/multiprecision/cpp_int.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -75,25 +76,21 @@ public:
     cpp_rational anchor_for(const cpp_rational& at) const { return ideal(at); }
 
     cpp_rational ideal(const cpp_rational& p) const {
-        const Seg* s = &segs_.front();
-        for (const Seg& c : segs_) {
-            if (c.start <= p) {
-                s = &c;
-            }
-        }
-        return s->anchor + (p - s->start) * 60 * rate_ / s->bpm;
+        // The last segment starting at or before p (the first one also covers before it).
+        auto it = std::upper_bound(segs_.begin(), segs_.end(), p,
+                                   [](const cpp_rational& v, const Seg& c) { return v < c.start; });
+        const Seg& s = it == segs_.begin() ? *it : *(it - 1);
+        return s.anchor + (p - s.start) * 60 * rate_ / s.bpm;
     }
     cpp_int emitted(const cpp_rational& p) const { return ceil_q(ideal(p)); }
 
     // The exact position whose ideal frame is f.
     cpp_rational position(const cpp_rational& f) const {
-        const Seg* s = &segs_.front();
-        for (const Seg& c : segs_) {
-            if (c.anchor <= f) {
-                s = &c;
-            }
-        }
-        return s->start + (f - s->anchor) * s->bpm / (60 * rate_);
+        auto it =
+            std::upper_bound(segs_.begin(), segs_.end(), f,
+                             [](const cpp_rational& v, const Seg& c) { return v < c.anchor; });
+        const Seg& s = it == segs_.begin() ? *it : *(it - 1);
+        return s.start + (f - s.anchor) * s.bpm / (60 * rate_);
     }
 
     struct Seg {
