@@ -28,7 +28,7 @@ public:
             // a step back of 2^31 frames or more.)
             const bool back = reading - end_reading_ >= (std::uint32_t{1} << 31); // mod 2^32
             if (new_session_ || back) {
-                clock_.restart(end_);
+                clock_.rebase(end_);
             }
         }
         new_session_ = false;
