@@ -3,8 +3,10 @@
 // - on a running server Cycle::start is JACK's counter unwrapped, forward jumps included
 //   (PipeWire moves its counter ahead when the buffer size changes);
 // - when the counter goes back (a new server after a reconnection; jackd2 shrinking the
-//   period moves it back by the difference) the cycle starts where the last one ended:
-//   the music just continues.
+//   period moves it back by the difference; PipeWire's freewheel driver counts from its own
+//   origin, so entering and leaving freewheel moves it back) the cycle starts where the
+//   last one ended: the music just continues. Clients that ran the same cycles before such
+//   a step keep agreeing on frames; one that joins later may not.
 // Thread: the process thread (RT) only.
 #pragma once
 
