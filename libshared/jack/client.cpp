@@ -1,0 +1,616 @@
+#include "jack/client.hpp"
+
+#include "jack/jack_calls.hpp"
+#include "jack/reconnect.hpp"
+#include "jack/server_probe.hpp"
+#include "service/log.hpp"
+
+#include <jack/midiport.h>
+
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+
+namespace lockstep::jack {
+
+namespace {
+
+// While a supervisor is retrying, libjack's own "cannot connect to server" lines are
+// expected noise: they go to the debug level instead of the log.
+std::atomic<int> g_quiet_jack_errors{0};
+
+void jack_error_to_log(const char* msg) {
+    if (g_quiet_jack_errors.load(std::memory_order_relaxed) > 0) {
+        log::debug("jack: %s", msg);
+    } else {
+        log::warning("jack: %s", msg);
+    }
+}
+
+void jack_info_to_log(const char* msg) {
+    log::debug("jack: %s", msg);
+}
+
+void install_jack_log_functions() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        jack_set_error_function(jack_error_to_log);
+        jack_set_info_function(jack_info_to_log);
+    });
+}
+
+const char* kind_type(PortKind k) {
+    return (k == PortKind::midi_in || k == PortKind::midi_out) ? JACK_DEFAULT_MIDI_TYPE
+                                                               : JACK_DEFAULT_AUDIO_TYPE;
+}
+
+unsigned long kind_flags(PortKind k) {
+    return (k == PortKind::midi_in || k == PortKind::audio_in) ? JackPortIsInput : JackPortIsOutput;
+}
+
+// Monotonic nanoseconds for the DSP-time measurement. clock_gettime reads the vDSO clock:
+// no lock, no allocation, no syscall on Linux (not annotated, hence the bracket).
+std::uint64_t now_ns() noexcept RT_NONBLOCKING {
+    timespec ts{};
+    LOCKSTEP_JACK_CALLS_BEGIN
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    LOCKSTEP_JACK_CALLS_END
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000U +
+           static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+void atomic_add(std::atomic<std::uint64_t>& a, std::uint64_t n) noexcept RT_NONBLOCKING {
+    if (n != 0) {
+        a.fetch_add(n, std::memory_order_relaxed);
+    }
+}
+
+} // namespace
+
+// JACK calls these C-style trampolines; each forwards to the Client given as `arg`.
+struct Callbacks {
+    static int process(jack_nframes_t nframes, void* arg) noexcept RT_NONBLOCKING {
+        static_cast<Client*>(arg)->process(nframes);
+        return 0;
+    }
+
+    static void xrun_count(Client& c) noexcept RT_NONBLOCKING {
+        c.xruns_.fetch_add(1, std::memory_order_relaxed);
+    }
+    static int xrun(void* arg) noexcept RT_NONBLOCKING {
+        xrun_count(*static_cast<Client*>(arg));
+        return 0;
+    }
+
+    // Buffer size changed: everything is sized for max_buffer_size already, so this only
+    // counts. (No allocation: it may run on the process thread.)
+    static int buffer_size(jack_nframes_t nframes, void* arg) noexcept RT_NONBLOCKING {
+        auto& c = *static_cast<Client*>(arg);
+        const auto old = c.buffer_size_.exchange(nframes, std::memory_order_relaxed);
+        if (old != 0 && old != nframes) {
+            c.buffer_size_changes_.fetch_add(1, std::memory_order_relaxed);
+        }
+        return 0;
+    }
+
+    static void freewheel(int starting, void* arg) noexcept RT_NONBLOCKING {
+        static_cast<Client*>(arg)->freewheeling_.store(starting != 0, std::memory_order_relaxed);
+    }
+
+    static void port_registration(jack_port_id_t, int registered,
+                                  void* arg) noexcept RT_NONBLOCKING {
+        if (registered != 0) {
+            static_cast<Client*>(arg)->ports_changed_.store(true, std::memory_order_relaxed);
+        }
+    }
+
+    // jackd2 calls the info variant; PipeWire 0.3.65 only the plain one. Either just flags
+    // the loss for the supervisor: JACK forbids calling it back from here.
+    static void gone(Client& c, const char* reason) noexcept {
+        if (!c.reason_taken_.exchange(true, std::memory_order_acq_rel)) {
+            std::strncpy(c.shutdown_reason_, reason, sizeof c.shutdown_reason_ - 1);
+            c.reason_ready_.store(true, std::memory_order_release);
+        }
+        c.active_.store(false, std::memory_order_release);
+        c.server_gone_.store(true, std::memory_order_release);
+    }
+    static void shutdown(void* arg) noexcept { gone(*static_cast<Client*>(arg), "shutdown"); }
+    static void info_shutdown(jack_status_t, const char* reason, void* arg) noexcept {
+        gone(*static_cast<Client*>(arg), reason != nullptr ? reason : "shutdown");
+    }
+};
+
+Client::Client(ClientOptions options, Processor& processor)
+    : options_(std::move(options)), processor_(processor) {
+    ports_.assign(options_.ports.size(), nullptr);
+    for (std::size_t i = 0; i < options_.ports.size(); ++i) {
+        switch (options_.ports[i].kind) {
+        case PortKind::midi_in:
+            rt_.midi_in_ports.push_back(i);
+            break;
+        case PortKind::midi_out:
+            rt_.midi_out_ports.push_back(i);
+            break;
+        case PortKind::audio_in:
+            rt_.audio_in_ports.push_back(i);
+            break;
+        case PortKind::audio_out:
+            rt_.audio_out_ports.push_back(i);
+            break;
+        }
+    }
+    rt_.midi_in_events.assign(rt_.midi_in_ports.size(),
+                              std::vector<MidiEvent>(options_.midi_in_events));
+    rt_.midi_in.resize(rt_.midi_in_ports.size());
+    rt_.midi_out.reserve(rt_.midi_out_ports.size());
+    for (std::size_t i = 0; i < rt_.midi_out_ports.size(); ++i) {
+        rt_.midi_out.emplace_back(options_.midi_out_events, options_.midi_out_bytes);
+    }
+    rt_.audio_in.resize(rt_.audio_in_ports.size());
+    rt_.audio_out.resize(rt_.audio_out_ports.size());
+    connection_made_.assign(options_.connections.size(), false);
+    socket_paths_ = server_socket_paths(
+        options_.server, getuid(), [](const char* k) -> const char* { return std::getenv(k); });
+}
+
+Client::~Client() {
+    stop();
+}
+
+std::string Client::port_name(std::size_t index) const {
+    return qualify_port(options_.name, options_.ports.at(index).name);
+}
+
+bool Client::start() {
+    install_jack_log_functions();
+    std::unique_lock lock(mutex_);
+    if (started_) {
+        return client_ != nullptr;
+    }
+    const bool ok = open_session(true);
+    if (!ok && !(options_.wait_for_server && options_.reconnect)) {
+        return false;
+    }
+    if (!ok) {
+        log::notice("%s: waiting for the JACK server", options_.name.c_str());
+        begin_waiting();
+    }
+    started_ = true;
+    stopping_ = false;
+    supervisor_ = std::thread([this] { supervise(); });
+    return ok;
+}
+
+void Client::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        if (!started_) {
+            return;
+        }
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (supervisor_.joinable()) {
+        supervisor_.join();
+    }
+    std::lock_guard lock(mutex_);
+    close_session();
+    set_quiet(false);
+    started_ = false;
+}
+
+// Under mutex_. Opens, registers, activates and connects; leaves no half-open client.
+bool Client::open_session(bool log_failure) {
+    jack_status_t status{};
+    const int opts =
+        JackNoStartServer | JackUseExactName | (options_.server.empty() ? 0 : JackServerName);
+    jack_client_t* c =
+        options_.server.empty()
+            ? jack_client_open(options_.name.c_str(), static_cast<jack_options_t>(opts), &status)
+            : jack_client_open(options_.name.c_str(), static_cast<jack_options_t>(opts), &status,
+                               options_.server.c_str());
+    if (c == nullptr) {
+        if (log_failure) {
+            log::error("%s: cannot open JACK client on server '%s' (status 0x%x%s)",
+                       options_.name.c_str(),
+                       options_.server.empty() ? "default" : options_.server.c_str(),
+                       static_cast<unsigned>(status),
+                       (status & JackNameNotUnique) != 0 ? ": name in use" : "");
+        }
+        return false;
+    }
+
+    for (std::size_t i = 0; i < options_.ports.size(); ++i) {
+        const auto& p = options_.ports[i];
+        ports_[i] = jack_port_register(c, p.name.c_str(), kind_type(p.kind), kind_flags(p.kind), 0);
+        if (ports_[i] == nullptr) {
+            log::error("%s: cannot register port '%s'", options_.name.c_str(), p.name.c_str());
+            jack_client_close(c);
+            std::fill(ports_.begin(), ports_.end(), nullptr);
+            return false;
+        }
+    }
+
+    jack_set_process_callback(c, &Callbacks::process, this);
+    jack_set_xrun_callback(c, &Callbacks::xrun, this);
+    jack_set_buffer_size_callback(c, &Callbacks::buffer_size, this);
+    jack_set_freewheel_callback(c, &Callbacks::freewheel, this);
+    jack_set_port_registration_callback(c, &Callbacks::port_registration, this);
+    jack_on_shutdown(c, &Callbacks::shutdown, this);
+    jack_on_info_shutdown(c, &Callbacks::info_shutdown, this);
+
+    server_gone_.store(false, std::memory_order_relaxed);
+    reason_taken_.store(false, std::memory_order_relaxed);
+    reason_ready_.store(false, std::memory_order_relaxed);
+    buffer_size_.store(jack_get_buffer_size(c), std::memory_order_relaxed);
+    rt_client_.store(c, std::memory_order_relaxed);
+    // Publishes ports_ and the new generation to the process thread (acquire in process()).
+    generation_.fetch_add(1, std::memory_order_release);
+    client_ = c;
+
+    if (jack_activate(c) != 0) {
+        log::error("%s: cannot activate the JACK client", options_.name.c_str());
+        close_session();
+        return false;
+    }
+    active_.store(true, std::memory_order_release);
+    std::fill(connection_made_.begin(), connection_made_.end(), false);
+    make_connections(true);
+    check_realtime();
+    return true;
+}
+
+// Under mutex_.
+void Client::close_session() {
+    if (client_ == nullptr) {
+        return;
+    }
+    active_.store(false, std::memory_order_release);
+    // Returns once the process thread has left our callbacks for good.
+    jack_client_close(client_);
+    client_ = nullptr;
+    rt_client_.store(nullptr, std::memory_order_relaxed);
+    std::fill(ports_.begin(), ports_.end(), nullptr);
+}
+
+// Under mutex_. Connections whose ports do not exist yet are retried when ports appear.
+void Client::make_connections(bool log_failures) {
+    for (std::size_t i = 0; i < options_.connections.size(); ++i) {
+        if (connection_made_[i]) {
+            continue;
+        }
+        const auto src = qualify_port(options_.name, options_.connections[i].source);
+        const auto dst = qualify_port(options_.name, options_.connections[i].destination);
+        const int rc = jack_connect(client_, src.c_str(), dst.c_str());
+        if (rc == 0 || rc == EEXIST) {
+            connection_made_[i] = true;
+            log::info("%s: connected %s -> %s", options_.name.c_str(), src.c_str(), dst.c_str());
+        } else if (log_failures) {
+            log::warning("%s: cannot connect %s -> %s yet; will retry when ports appear",
+                         options_.name.c_str(), src.c_str(), dst.c_str());
+        }
+    }
+}
+
+// Under mutex_. JACK carries on without realtime scheduling when the system refuses it;
+// so do we, but we say so once.
+void Client::check_realtime() {
+    static std::atomic<bool> warned{false}; // once per process, not per client or reconnect
+    if (warned.load() || jack_is_realtime(client_) == 0) {
+        return;
+    }
+    const auto thread = jack_client_thread_id(client_);
+    int policy = 0;
+    sched_param param{};
+    if (thread != jack_native_thread_t{} && pthread_getschedparam(thread, &policy, &param) == 0 &&
+        policy != SCHED_FIFO && policy != SCHED_RR && !warned.exchange(true)) {
+        log::warning("%s: JACK runs realtime but our process thread got no realtime "
+                     "scheduling (check the rtprio limit); carrying on",
+                     options_.name.c_str());
+    }
+}
+
+// Under mutex_.
+void Client::set_quiet(bool quiet) {
+    if (quiet != quiet_) {
+        quiet_ = quiet;
+        g_quiet_jack_errors.fetch_add(quiet ? 1 : -1, std::memory_order_relaxed);
+    }
+}
+
+void Client::begin_waiting() {
+    const auto now = std::chrono::steady_clock::now();
+    set_quiet(true);
+    waiting_ = Waiting{};
+    waiting_.since = now;
+    waiting_.next_open = now;
+    waiting_.last_open = now;
+    waiting_.next_check = now;
+}
+
+// Under mutex_, while no server is connected. The server's socket is checked every 100 ms
+// (cheap, and it spares libjack pointless opens); when it answers, jack_client_open is
+// tried, failed opens backing off 100 ms doubling to 1 s (reconnect_delay). If the socket
+// is not where we look, an open is tried every 10 s anyway.
+void Client::try_reconnect() {
+    using clock = std::chrono::steady_clock;
+    constexpr auto check_interval = std::chrono::milliseconds(100);
+    constexpr auto blind_open_interval = std::chrono::seconds(10);
+    const auto now = clock::now();
+    auto& w = waiting_;
+    bool answers = false;
+    if (now >= w.next_check) {
+        w.next_check = now + check_interval;
+        answers = server_socket_answers(socket_paths_);
+        if (!answers) {
+            // Logged on check 1, 2, 4, 8...: enough to follow, not a line per check.
+            ++w.checks;
+            if ((w.checks & (w.checks - 1)) == 0) {
+                log::debug("%s: no JACK server answers yet (%llu checks)", options_.name.c_str(),
+                           static_cast<unsigned long long>(w.checks));
+            }
+        }
+    }
+    const bool open = (answers && now >= w.next_open) || now - w.last_open >= blind_open_interval;
+    if (open) {
+        w.last_open = now;
+        if (open_session(false)) {
+            set_quiet(false);
+            const auto ms =
+                std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - w.since)
+                    .count();
+            reconnects_.fetch_add(1, std::memory_order_relaxed);
+            log::notice("%s: reconnected to JACK after %lld ms (%llu server checks, %u failed "
+                        "opens); ports re-registered",
+                        options_.name.c_str(), static_cast<long long>(ms),
+                        static_cast<unsigned long long>(w.checks), w.open_failures);
+            return;
+        }
+        log::debug("%s: jack_client_open failed (attempt %u)", options_.name.c_str(),
+                   w.open_failures + 1);
+        w.next_open = clock::now() + reconnect_delay(w.open_failures++);
+    }
+    // One line per minute while waiting, not one per attempt.
+    if (now - w.last_log >= std::chrono::minutes(1) && now - w.since >= std::chrono::minutes(1)) {
+        w.last_log = now;
+        log::notice("%s: still waiting for the JACK server", options_.name.c_str());
+    }
+}
+
+void Client::supervise() {
+    using clock = std::chrono::steady_clock;
+    constexpr auto poll = std::chrono::milliseconds(20);
+    auto next_connection_retry = clock::now();
+
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        wake_.wait_for(lock, poll);
+        if (stopping_) {
+            break;
+        }
+        if (client_ != nullptr && server_gone_.load(std::memory_order_acquire)) {
+            server_losses_.fetch_add(1, std::memory_order_relaxed);
+            const char* reason =
+                reason_ready_.load(std::memory_order_acquire) ? shutdown_reason_ : "shutdown";
+            log::warning("%s: JACK server gone (%s)%s", options_.name.c_str(), reason,
+                         options_.reconnect ? "; reconnecting" : "");
+            // libjack complains while closing a client of a dead server, and on every
+            // failed open: expected, so not logged above debug level.
+            begin_waiting();
+            close_session();
+            if (!options_.reconnect) {
+                break;
+            }
+        }
+        if (client_ == nullptr && options_.reconnect) {
+            try_reconnect();
+        }
+        const auto now = clock::now();
+        if (client_ != nullptr && (ports_changed_.exchange(false, std::memory_order_relaxed) ||
+                                   now >= next_connection_retry)) {
+            next_connection_retry = now + std::chrono::seconds(1);
+            if (std::find(connection_made_.begin(), connection_made_.end(), false) !=
+                connection_made_.end()) {
+                make_connections(false);
+            }
+        }
+    }
+}
+
+void Client::process(std::uint32_t nframes) noexcept {
+    const std::uint64_t t0 = now_ns();
+
+    // A new session (first cycle after an open): frames continue where they were.
+    const auto gen = generation_.load(std::memory_order_acquire);
+    if (gen != rt_.generation) {
+        rt_.generation = gen;
+        rt_.frames.new_session();
+    }
+    jack_client_t* const c = rt_client_.load(std::memory_order_relaxed);
+
+    LOCKSTEP_JACK_CALLS_BEGIN
+    jack_nframes_t frame32 = 0;
+    jack_time_t usecs = 0;
+    jack_time_t next_usecs = 0;
+    float period_usecs = 0;
+    if (jack_get_cycle_times(c, &frame32, &usecs, &next_usecs, &period_usecs) != 0) {
+        frame32 = jack_last_frame_time(c);
+        usecs = 0;
+        next_usecs = 0;
+    }
+    const auto rate = static_cast<std::uint32_t>(jack_get_sample_rate(c));
+    LOCKSTEP_JACK_CALLS_END
+
+    const std::uint64_t jumps_before = rt_.frames.jumps();
+    const Frame start = rt_.frames.start(frame32, nframes);
+    if (rt_.frames.jumps() != jumps_before) {
+        frame_jumps_.fetch_add(1, std::memory_order_relaxed);
+    }
+    timing_.store(CycleTiming{start, usecs, next_usecs, nframes, rate});
+
+    if (nframes > max_buffer_size) {
+        // Engines are sized for max_buffer_size: output silence rather than overrun them.
+        oversized_cycles_.fetch_add(1, std::memory_order_relaxed);
+        LOCKSTEP_JACK_CALLS_BEGIN
+        for (std::size_t i : rt_.midi_out_ports) {
+            jack_midi_clear_buffer(jack_port_get_buffer(ports_[i], nframes));
+        }
+        for (std::size_t i : rt_.audio_out_ports) {
+            std::memset(jack_port_get_buffer(ports_[i], nframes), 0, nframes * sizeof(float));
+        }
+        LOCKSTEP_JACK_CALLS_END
+        cycles_.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+
+    std::uint64_t dropped = 0;
+    LOCKSTEP_JACK_CALLS_BEGIN
+    for (std::size_t k = 0; k < rt_.midi_in_ports.size(); ++k) {
+        void* buf = jack_port_get_buffer(ports_[rt_.midi_in_ports[k]], nframes);
+        auto& events = rt_.midi_in_events[k];
+        const std::uint32_t count = jack_midi_get_event_count(buf);
+        std::size_t n = 0;
+        for (std::uint32_t e = 0; e < count; ++e) {
+            jack_midi_event_t ev{};
+            if (jack_midi_event_get(&ev, buf, e) != 0) {
+                continue;
+            }
+            if (n == events.size()) {
+                dropped += count - e;
+                break;
+            }
+            events[n++] = MidiEvent{ev.time, {ev.buffer, ev.size}};
+        }
+        rt_.midi_in[k] = std::span<const MidiEvent>(events.data(), n);
+    }
+    for (std::size_t k = 0; k < rt_.audio_in_ports.size(); ++k) {
+        rt_.audio_in[k] = {
+            static_cast<const float*>(jack_port_get_buffer(ports_[rt_.audio_in_ports[k]], nframes)),
+            nframes};
+    }
+    for (std::size_t k = 0; k < rt_.audio_out_ports.size(); ++k) {
+        rt_.audio_out[k] = {
+            static_cast<float*>(jack_port_get_buffer(ports_[rt_.audio_out_ports[k]], nframes)),
+            nframes};
+    }
+    LOCKSTEP_JACK_CALLS_END
+    for (auto& w : rt_.midi_out) {
+        w.reset(nframes);
+    }
+
+    Cycle cycle;
+    cycle.start = start;
+    cycle.nframes = nframes;
+    cycle.rate = rate;
+    cycle.freewheeling = freewheeling_.load(std::memory_order_relaxed);
+    cycle.midi_in = rt_.midi_in;
+    cycle.midi_out = rt_.midi_out;
+    cycle.audio_in = rt_.audio_in;
+    cycle.audio_out = rt_.audio_out;
+    processor_.process(cycle);
+
+    std::uint64_t late = 0;
+    std::uint64_t overflow = 0;
+    std::uint64_t invalid = 0;
+    for (std::size_t k = 0; k < rt_.midi_out_ports.size(); ++k) {
+        auto& w = rt_.midi_out[k];
+        LOCKSTEP_JACK_CALLS_BEGIN
+        void* buf = jack_port_get_buffer(ports_[rt_.midi_out_ports[k]], nframes);
+        jack_midi_clear_buffer(buf);
+        for (const auto& e : w.events()) {
+            const auto bytes = w.bytes(e);
+            if (jack_midi_event_write(buf, e.offset, bytes.data(), bytes.size()) != 0) {
+                ++overflow; // the JACK port buffer is full
+            }
+        }
+        LOCKSTEP_JACK_CALLS_END
+        late += w.late();
+        overflow += w.overflow();
+        invalid += w.invalid();
+    }
+    atomic_add(midi_in_dropped_, dropped);
+    atomic_add(midi_out_late_, late);
+    atomic_add(midi_out_overflow_, overflow);
+    atomic_add(midi_out_invalid_, invalid);
+
+    cycles_.fetch_add(1, std::memory_order_relaxed);
+    const std::uint64_t dt = now_ns() - t0;
+    dsp_ns_total_.fetch_add(dt, std::memory_order_relaxed);
+    if (dt > dsp_ns_max_.load(std::memory_order_relaxed)) {
+        dsp_ns_max_.store(dt, std::memory_order_relaxed);
+    }
+}
+
+ClientStats Client::stats() const noexcept {
+    ClientStats s;
+    s.cycles = cycles_.load(std::memory_order_relaxed);
+    s.xruns = xruns_.load(std::memory_order_relaxed);
+    s.midi_in_dropped = midi_in_dropped_.load(std::memory_order_relaxed);
+    s.midi_out_late = midi_out_late_.load(std::memory_order_relaxed);
+    s.midi_out_overflow = midi_out_overflow_.load(std::memory_order_relaxed);
+    s.midi_out_invalid = midi_out_invalid_.load(std::memory_order_relaxed);
+    s.oversized_cycles = oversized_cycles_.load(std::memory_order_relaxed);
+    s.buffer_size_changes = buffer_size_changes_.load(std::memory_order_relaxed);
+    s.reconnects = reconnects_.load(std::memory_order_relaxed);
+    s.server_losses = server_losses_.load(std::memory_order_relaxed);
+    s.frame_jumps = frame_jumps_.load(std::memory_order_relaxed);
+    s.dsp_ns_max = dsp_ns_max_.load(std::memory_order_relaxed);
+    s.dsp_ns_mean = s.cycles == 0 ? 0 : dsp_ns_total_.load(std::memory_order_relaxed) / s.cycles;
+    s.active = active();
+    return s;
+}
+
+bool Client::wait_active(std::chrono::milliseconds timeout) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!active()) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+}
+
+bool Client::set_freewheel(bool on) {
+    std::lock_guard lock(mutex_);
+    return client_ != nullptr && jack_set_freewheel(client_, on ? 1 : 0) == 0;
+}
+
+bool Client::set_buffer_size(std::uint32_t nframes) {
+    std::lock_guard lock(mutex_);
+    return client_ != nullptr && jack_set_buffer_size(client_, nframes) == 0;
+}
+
+bool Client::connect(const std::string& source, const std::string& destination) {
+    std::lock_guard lock(mutex_);
+    if (client_ == nullptr) {
+        return false;
+    }
+    const int rc = jack_connect(client_, qualify_port(options_.name, source).c_str(),
+                                qualify_port(options_.name, destination).c_str());
+    return rc == 0 || rc == EEXIST;
+}
+
+bool Client::port_exists(const std::string& full_name) {
+    std::lock_guard lock(mutex_);
+    return client_ != nullptr && jack_port_by_name(client_, full_name.c_str()) != nullptr;
+}
+
+bool Client::connected(const std::string& source, const std::string& destination) {
+    std::lock_guard lock(mutex_);
+    if (client_ == nullptr) {
+        return false;
+    }
+    jack_port_t* p = jack_port_by_name(client_, qualify_port(options_.name, source).c_str());
+    return p != nullptr &&
+           jack_port_connected_to(p, qualify_port(options_.name, destination).c_str()) != 0;
+}
+
+} // namespace lockstep::jack

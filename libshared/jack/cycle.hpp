@@ -1,0 +1,109 @@
+// One JACK process cycle as an engine sees it, without any JACK header: engines include
+// this file only, and tests drive them offline by building Cycles themselves (see
+// jack/offline.hpp for a ready-made driver).
+#pragma once
+
+#include "rt/rt.hpp"
+#include "time/frame_clock.hpp" // lockstep::Frame
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <vector>
+
+namespace lockstep::jack {
+
+// Largest JACK period the adapter and engines must be ready for (jackd2's limit). Sizing
+// for it up front means a buffer-size change never allocates.
+inline constexpr std::uint32_t max_buffer_size = 8192;
+
+// A MIDI input event. `bytes` points into the port buffer: valid during this cycle only.
+struct MidiEvent {
+    std::uint32_t offset = 0; // frames after Cycle::start, < Cycle::nframes
+    std::span<const std::uint8_t> bytes;
+};
+
+// A queued MIDI output event; its bytes live in the writer's byte storage.
+struct MidiOutEvent {
+    std::uint32_t offset = 0;
+    std::uint32_t size = 0;
+    std::uint32_t data = 0; // index of the first byte in the writer's storage
+};
+
+// Collects one cycle's output events of one MIDI port in preallocated storage. Events may
+// be written in any offset order (e.g. track by track); events() hands them out sorted by
+// offset, equal offsets in write order. A write that cannot be honoured is counted, never
+// silently lost: `late` (offset outside the cycle), `overflow` (storage full), `invalid`
+// (empty message).
+class MidiWriter {
+public:
+    // Control thread (allocates): room for `max_events` events and `max_bytes` bytes per cycle.
+    MidiWriter(std::size_t max_events, std::size_t max_bytes);
+
+    // RT: starts a new cycle of `nframes` frames; drops queued events and per-cycle counts.
+    void reset(std::uint32_t nframes) noexcept RT_NONBLOCKING;
+
+    // RT: queues `bytes` at `offset`. Returns false (and counts why) when it cannot.
+    bool write(std::uint32_t offset, std::span<const std::uint8_t> bytes) noexcept RT_NONBLOCKING;
+    bool write(std::uint32_t offset,
+               std::initializer_list<std::uint8_t> bytes) noexcept RT_NONBLOCKING {
+        return write(offset, std::span<const std::uint8_t>(bytes.begin(), bytes.size()));
+    }
+
+    // RT: this cycle's events, sorted by offset (stable).
+    std::span<const MidiOutEvent> events() noexcept RT_NONBLOCKING;
+    // RT: the bytes of one of events().
+    std::span<const std::uint8_t> bytes(const MidiOutEvent& e) const noexcept RT_NONBLOCKING {
+        return {bytes_.data() + e.data, e.size};
+    }
+
+    // RT: this cycle's length and failure counts (reset by reset()).
+    std::uint32_t nframes() const noexcept RT_NONBLOCKING { return nframes_; }
+    std::uint32_t late() const noexcept RT_NONBLOCKING { return late_; }
+    std::uint32_t overflow() const noexcept RT_NONBLOCKING { return overflow_; }
+    std::uint32_t invalid() const noexcept RT_NONBLOCKING { return invalid_; }
+
+private:
+    std::vector<MidiOutEvent> events_;
+    std::vector<std::uint8_t> bytes_;
+    std::size_t count_ = 0;
+    std::size_t used_bytes_ = 0;
+    std::uint32_t nframes_ = 0;
+    std::uint32_t late_ = 0;
+    std::uint32_t overflow_ = 0;
+    std::uint32_t invalid_ = 0;
+    bool sorted_ = true;
+};
+
+// Everything an engine gets for one cycle. Port vectors are indexed in the order the
+// client declared its ports of that kind. Audio spans are `nframes` long; engines must
+// write every frame of every audio output.
+struct Cycle {
+    // Frame of the cycle's first sample: JACK's frame counter unwrapped to 64 bits, never
+    // before the previous cycle's end (see jack/cycle_frames.hpp). It may jump forward
+    // (PipeWire moves its counter ahead when the buffer size changes).
+    Frame start = 0;
+    std::uint32_t nframes = 0; // cycle length (the JACK period, may change between cycles)
+    std::uint32_t rate = 0;    // sample rate (Hz)
+    bool freewheeling = false; // JACK is running as fast as it can, not in real time
+
+    std::span<const std::span<const MidiEvent>> midi_in; // per port, sorted by offset
+    std::span<MidiWriter> midi_out;                      // per port, reset for this cycle
+    std::span<const std::span<const float>> audio_in;
+    std::span<const std::span<float>> audio_out;
+
+    Frame end() const noexcept RT_NONBLOCKING { return start + nframes; }
+};
+
+// An engine, as the JACK adapter (and offline tests) drive it.
+class Processor {
+public:
+    virtual ~Processor() = default;
+
+    // RT: called once per cycle, cycles in increasing frame order. Never allocates, locks,
+    // logs or does I/O.
+    virtual void process(Cycle& cycle) noexcept RT_NONBLOCKING = 0;
+};
+
+} // namespace lockstep::jack

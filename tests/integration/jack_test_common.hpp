@@ -1,0 +1,158 @@
+// Shared helpers of the jack_*/probe_* integration tests (control thread only).
+#pragma once
+
+#include "harness/probe/probe.hpp"
+#include "harness/server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <string>
+
+namespace lockstep::test {
+
+using namespace std::chrono_literals;
+
+// Generous: machines running these tests are shared and noisy. Never asserted as a duration.
+inline constexpr auto generous = 20s;
+
+inline ProbeOptions probe_options(const TestServer& server, std::string name) {
+    ProbeOptions o;
+    o.name = std::move(name);
+    o.server = server.name();
+    return o;
+}
+
+// Starts `p` and waits until it is active and has run a few cycles.
+inline ::testing::AssertionResult start_and_run(Probe& p) {
+    if (!p.start()) {
+        return ::testing::AssertionFailure() << p.name() << ": cannot start";
+    }
+    if (!p.wait_cycles(4, generous)) {
+        return ::testing::AssertionFailure() << p.name() << ": no cycles";
+    }
+    return ::testing::AssertionSuccess();
+}
+
+// Drains `p` until it has received at least `n` events.
+inline bool wait_received(Probe& p, std::size_t n, std::chrono::milliseconds timeout = generous) {
+    return wait_until(
+        [&] {
+            p.drain();
+            return p.received().size() >= n;
+        },
+        timeout);
+}
+
+// Why `receiver` did not get exactly what `sender` sent: missing and unexpected frames,
+// xruns and gaps in each client's timeline. For failure messages.
+inline std::string explain(Probe& sender, Probe& receiver) {
+    sender.drain();
+    receiver.drain();
+    std::string s = "sent " + std::to_string(sender.sent().size()) + ", received " +
+                    std::to_string(receiver.received().size());
+    std::vector<Frame> a;
+    std::vector<Frame> b;
+    for (const auto& e : sender.sent()) {
+        a.push_back(e.frame);
+    }
+    for (const auto& e : receiver.received()) {
+        b.push_back(e.frame);
+    }
+    std::string missing;
+    std::string extra;
+    std::size_t i = 0;
+    std::size_t j = 0;
+    while (i < a.size() || j < b.size()) {
+        if (j == b.size() || (i < a.size() && a[i] < b[j])) {
+            missing += " " + std::to_string(a[i++]);
+        } else if (i == a.size() || b[j] < a[i]) {
+            extra += " " + std::to_string(b[j++]);
+        } else {
+            ++i;
+            ++j;
+        }
+    }
+    s += "; missing:" + missing + "; unexpected:" + extra;
+    for (Probe* p : {&sender, &receiver}) {
+        const auto st = p->client().stats();
+        s += "; " + p->name() + ": xruns " + std::to_string(st.xruns) + ", cycles " +
+             std::to_string(st.cycles) + ", gaps";
+        for (const auto& g : p->gaps()) {
+            s += " [" + std::to_string(g.from) + "," + std::to_string(g.to) + ")";
+        }
+    }
+    return s;
+}
+
+// A measurement window over some probes. A server that skips cycles of a client (PipeWire
+// without realtime scheduling on a loaded machine does, and then even stamps a late
+// client's data with the next cycle's frame) disturbs the window: its frames prove nothing
+// about the adapter, and the test repeats on a fresh server. Cycles skipped for every
+// client alike disturb nothing (no cycle, no notes) unless the test says so; xruns alone
+// don't either (jackd -S reports some under load yet runs every cycle): if one harms the
+// data, the test's assertions say so.
+class Window {
+public:
+    explicit Window(std::vector<Probe*> probes) : probes_(std::move(probes)) {
+        for (Probe* p : probes_) {
+            p->drain();
+            p->clear();
+        }
+    }
+    // Why the window is disturbed ("" when it is not).
+    std::string disturbance(bool shared_gaps_ok = true) const {
+        std::string why;
+        for (Probe* p : probes_) {
+            p->drain();
+        }
+        const auto& g0 = probes_[0]->gaps();
+        for (Probe* pp : probes_) {
+            Probe& p = *pp;
+            const auto& g = p.gaps();
+            const bool same_as_first =
+                g.size() == g0.size() &&
+                std::equal(g.begin(), g.end(), g0.begin(),
+                           [](auto a, auto b) { return a.from == b.from && a.to == b.to; });
+            if ((!shared_gaps_ok && !g.empty()) || !same_as_first) {
+                why += p.name() + ": skipped cycles";
+                for (const auto& gap : g) {
+                    why += " [" + std::to_string(gap.from) + "," + std::to_string(gap.to) + ")";
+                }
+                why += "; ";
+            }
+        }
+        return why;
+    }
+
+private:
+    std::vector<Probe*> probes_;
+};
+
+// Runs `attempt` on a fresh server until one attempt is undisturbed (it returns "" after
+// making its assertions) or three were disturbed (it returns why, before asserting).
+template <typename F>
+void on_undisturbed_server(const ServerOptions& opts, F attempt) {
+    std::string why;
+    for (int i = 1; i <= 3; ++i) {
+        TestServer server(opts);
+        why = attempt(server);
+        if (why.empty() || ::testing::Test::HasFatalFailure()) {
+            return;
+        }
+        std::printf("attempt %d on %s disturbed by the server (%s); again on a fresh server\n", i,
+                    to_string(server.backend()), why.c_str());
+        std::fflush(stdout);
+    }
+    FAIL() << "three attempts disturbed by the server; last: " << why;
+}
+
+// The lockstep-probe binary next to this build.
+inline std::string probe_binary() {
+    const char* root = std::getenv("LOCKSTEP_BUILD_ROOT");
+    return std::string(root != nullptr ? root : ".") + "/tests/harness/probe/lockstep-probe";
+}
+
+} // namespace lockstep::test
