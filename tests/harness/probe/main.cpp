@@ -83,6 +83,8 @@ int main(int argc, char** argv) {
             ->check(CLI::NonNegativeNumber);
     }
     CLI11_PARSE(app, argc, argv);
+    // Line-buffered even into a file or pipe: readers (tests, the demo) follow it live.
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
     for (const auto& spec : connects) {
         std::string err;
