@@ -70,19 +70,23 @@ TEST(JackFreewheel, AnHourOfMusicInSecondsWithEveryNoteExact) {
             sender.generate_every(every);
             const bool done = wait_received(receiver, notes, std::chrono::minutes(5));
             sender.generate_every(0);
-            EXPECT_TRUE(sender.wait_cycles(4, generous));
-            // Checked before leaving freewheel: that switch moves PipeWire's clients again.
+            const bool stopped = sender.wait_cycles(4, generous);
+            sender.drain();
+            const bool all = wait_received(receiver, sender.sent().size(), 5s);
+            // All of it judged before leaving freewheel: that switch moves PipeWire's clients
+            // again.
             const auto ramp = receiver.counters();
-            EXPECT_TRUE(sender.set_freewheel(false));
+            const std::string why = window.disturbance();
+            const bool left = sender.set_freewheel(false);
             const auto secs =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            EXPECT_TRUE(done) << explain(sender, receiver);
-            sender.drain();
-            EXPECT_TRUE(wait_received(receiver, sender.sent().size(), 5s))
-                << explain(sender, receiver);
-            if (auto why = window.disturbance(); !why.empty()) {
+            if (!why.empty()) {
                 return why;
             }
+            EXPECT_TRUE(done) << explain(sender, receiver);
+            EXPECT_TRUE(stopped);
+            EXPECT_TRUE(all) << explain(sender, receiver);
+            EXPECT_TRUE(left);
 
             const auto& got = receiver.received();
             const auto& sent = sender.sent();
