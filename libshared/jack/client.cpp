@@ -449,9 +449,13 @@ void Client::process(std::uint32_t nframes) noexcept {
     LOCKSTEP_JACK_CALLS_END
 
     const std::uint64_t jumps_before = rt_.frames.jumps();
+    const std::uint64_t steps_back_before = rt_.frames.steps_back();
     const Frame start = rt_.frames.start(frame32, nframes);
     if (rt_.frames.jumps() != jumps_before) {
         frame_jumps_.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (rt_.frames.steps_back() != steps_back_before) {
+        frame_steps_back_.fetch_add(1, std::memory_order_relaxed);
     }
     timing_.store(CycleTiming{start, usecs, next_usecs, nframes, rate});
 
@@ -561,6 +565,7 @@ ClientStats Client::stats() const noexcept {
     s.reconnects = reconnects_.load(std::memory_order_relaxed);
     s.server_losses = server_losses_.load(std::memory_order_relaxed);
     s.frame_jumps = frame_jumps_.load(std::memory_order_relaxed);
+    s.frame_steps_back = frame_steps_back_.load(std::memory_order_relaxed);
     s.dsp_ns_max = dsp_ns_max_.load(std::memory_order_relaxed);
     s.dsp_ns_mean = s.cycles == 0 ? 0 : dsp_ns_total_.load(std::memory_order_relaxed) / s.cycles;
     s.active = active();

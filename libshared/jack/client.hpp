@@ -62,6 +62,7 @@ struct ClientStats {
     std::uint64_t reconnects = 0;          // successful reconnections after a server loss
     std::uint64_t server_losses = 0;       // times the server went away
     std::uint64_t frame_jumps = 0;         // cycles not starting where the last one ended
+    std::uint64_t frame_steps_back = 0;    // JACK's counter went back on a running server
     std::uint64_t dsp_ns_max = 0;          // longest process callback
     std::uint64_t dsp_ns_mean = 0;         // mean process callback duration
     bool active = false;                   // connected to a server and active now
@@ -182,6 +183,7 @@ private:
     std::atomic<std::uint64_t> reconnects_{0};
     std::atomic<std::uint64_t> server_losses_{0};
     std::atomic<std::uint64_t> frame_jumps_{0};
+    std::atomic<std::uint64_t> frame_steps_back_{0};
     std::atomic<std::uint64_t> dsp_ns_total_{0};
     std::atomic<std::uint64_t> dsp_ns_max_{0};
 };

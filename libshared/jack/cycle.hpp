@@ -81,8 +81,9 @@ private:
 // write every frame of every audio output.
 struct Cycle {
     // Frame of the cycle's first sample: JACK's frame counter unwrapped to 64 bits, never
-    // before the previous cycle's end (see jack/cycle_frames.hpp). It may jump forward
-    // (PipeWire moves its counter ahead when the buffer size changes).
+    // before the previous cycle's end. It may jump forward when JACK moves its counter
+    // (buffer-size changes, PipeWire's freewheel switch), by up to 2^32 frames when the
+    // counter steps back (see jack/cycle_frames.hpp).
     Frame start = 0;
     std::uint32_t nframes = 0; // cycle length (the JACK period, may change between cycles)
     std::uint32_t rate = 0;    // sample rate (Hz)

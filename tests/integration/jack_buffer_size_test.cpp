@@ -60,8 +60,8 @@ TEST(JackBufferSize, ChangingThePeriodWhileRunningKeepsEverythingExact) {
         EXPECT_TRUE(all) << explain(sender, receiver);
 
         // JACK moves its frame counter when the period changes (jackd2 back by the
-        // difference, which the adapter absorbs; PipeWire forward to a multiple of the new
-        // period). Frames no cycle covered can carry no note; every other note is there, at
+        // difference: the adapter moves on to the next 2^32 epoch; PipeWire forward to a
+        // multiple of the new period). Frames no cycle covered can carry no note; every other note is there, at
         // its exact frame.
         const auto& got = receiver.received();
         EXPECT_EQ(got.size(), sender.sent().size()) << explain(sender, receiver);

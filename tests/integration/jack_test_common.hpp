@@ -132,11 +132,11 @@ private:
 };
 
 // Runs `attempt` on a fresh server until one attempt is undisturbed (it returns "" after
-// making its assertions) or three were disturbed (it returns why, before asserting).
+// making its assertions) or `attempts` were disturbed (it returns why, before asserting).
 template <typename F>
-void on_undisturbed_server(const ServerOptions& opts, F attempt) {
+void on_undisturbed_server(const ServerOptions& opts, F attempt, int attempts = 3) {
     std::string why;
-    for (int i = 1; i <= 3; ++i) {
+    for (int i = 1; i <= attempts; ++i) {
         TestServer server(opts);
         why = attempt(server);
         if (why.empty() || ::testing::Test::HasFatalFailure()) {
@@ -146,7 +146,7 @@ void on_undisturbed_server(const ServerOptions& opts, F attempt) {
                     to_string(server.backend()), why.c_str());
         std::fflush(stdout);
     }
-    FAIL() << "three attempts disturbed by the server; last: " << why;
+    FAIL() << attempts << " attempts disturbed by the server; last: " << why;
 }
 
 // The lockstep-probe binary next to this build.
