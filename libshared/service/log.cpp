@@ -31,9 +31,13 @@ Level initial_level() {
 std::atomic<int> g_level{static_cast<int>(initial_level())};
 } // namespace
 
-void set_level(Level l) { g_level.store(static_cast<int>(l), std::memory_order_relaxed); }
+void set_level(Level l) {
+    g_level.store(static_cast<int>(l), std::memory_order_relaxed);
+}
 
-Level level() { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
+Level level() {
+    return static_cast<Level>(g_level.load(std::memory_order_relaxed));
+}
 
 void write(Level l, const char* fmt, ...) {
     if (static_cast<int>(l) > g_level.load(std::memory_order_relaxed)) {

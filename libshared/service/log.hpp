@@ -39,7 +39,8 @@ LOCKSTEP_LOG_FN(debug, debug)
 // the next admitted line can say how many were dropped. Thread-safe, lock-free.
 class RateLimiter {
 public:
-    RateLimiter(int burst, std::chrono::milliseconds interval) : burst_(burst), interval_(interval) {}
+    RateLimiter(int burst, std::chrono::milliseconds interval)
+        : burst_(burst), interval_(interval) {}
 
     // Returns true when a message may be written now; `suppressed` receives the number of
     // messages dropped since the last admitted one.

@@ -8,8 +8,12 @@
 
 namespace lockstep::bench {
 
-void start_counting() noexcept { CALLGRIND_START_INSTRUMENTATION; }
+void start_counting() noexcept {
+    CALLGRIND_START_INSTRUMENTATION;
+}
 
-void stop_counting() noexcept { CALLGRIND_STOP_INSTRUMENTATION; }
+void stop_counting() noexcept {
+    CALLGRIND_STOP_INSTRUMENTATION;
+}
 
 } // namespace lockstep::bench

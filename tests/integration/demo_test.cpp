@@ -35,7 +35,8 @@ std::vector<std::string> demo_argv(std::vector<std::string> extra) {
 
 // Every "note ..." line of the demo's output; each must show difference 0.
 int exact_notes(const std::string& out) {
-    static const std::regex line(R"(note \S+ +\(status 0x9.\) at frame +(\d+) +meant for frame +(\d+) +difference (-?\d+))");
+    static const std::regex line(
+        R"(note \S+ +\(status 0x9.\) at frame +(\d+) +meant for frame +(\d+) +difference (-?\d+))");
     int n = 0;
     for (auto it = std::sregex_iterator(out.begin(), out.end(), line); it != std::sregex_iterator();
          ++it) {
@@ -46,7 +47,9 @@ int exact_notes(const std::string& out) {
     return n;
 }
 
-bool process_alive(pid_t pid) { return ::kill(pid, 0) == 0; }
+bool process_alive(pid_t pid) {
+    return ::kill(pid, 0) == 0;
+}
 
 TEST(Demo, StartsAPrivateDummyServerAndShowsExactFrames) {
     // As on a fresh machine: no server given, and JACK's own library (not pipewire-jack).

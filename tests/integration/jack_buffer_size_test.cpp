@@ -14,20 +14,10 @@ std::uint32_t period_of(Probe& p) {
 TEST(JackBufferSize, ChangingThePeriodWhileRunningKeepsEverythingExact) {
     on_undisturbed_server({.period = 256, .sync = true}, [](TestServer& server) -> std::string {
         server.use_in_this_process();
-        auto so = probe_options(server, "bs-sender");
-        so.midi_in = false;
-        so.audio_out = true;
-        so.connections = {{"out", "bs-receiver:in"}, {"audio_out", "bs-receiver:audio_in"}};
-        auto ro = probe_options(server, "bs-receiver");
-        ro.midi_out = false;
-        ro.audio_in = true;
-        Probe sender(so);
-        Probe receiver(ro);
-        EXPECT_TRUE(start_and_run(receiver));
-        EXPECT_TRUE(start_and_run(sender));
-        EXPECT_TRUE(wait_until(
-            [&] { return sender.client().connected("audio_out", "bs-receiver:audio_in"); },
-            generous));
+        const auto opts = linked_probe_options(server, "bs");
+        Probe sender(opts.sender);
+        Probe receiver(opts.receiver);
+        EXPECT_TRUE(start_linked(sender, receiver));
         EXPECT_TRUE(receiver.wait_cycles(8, generous));
         if (::testing::Test::HasFailure()) {
             return "";
@@ -61,8 +51,8 @@ TEST(JackBufferSize, ChangingThePeriodWhileRunningKeepsEverythingExact) {
 
         // JACK moves its frame counter when the period changes (jackd2 back by the
         // difference: the adapter moves on to the next 2^32 epoch; PipeWire forward to a
-        // multiple of the new period). Frames no cycle covered can carry no note; every other note is there, at
-        // its exact frame.
+        // multiple of the new period). Frames no cycle covered can carry no note; every other note
+        // is there, at its exact frame.
         const auto& got = receiver.received();
         EXPECT_EQ(got.size(), sender.sent().size()) << explain(sender, receiver);
         const auto in_gap = [&](Frame f) {

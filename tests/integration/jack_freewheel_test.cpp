@@ -15,20 +15,10 @@ TEST(JackFreewheel, AnHourOfMusicInSecondsWithEveryNoteExact) {
         opts,
         [](TestServer& server) -> std::string {
             server.use_in_this_process();
-            auto so = probe_options(server, "fw-sender");
-            so.midi_in = false;
-            so.audio_out = true;
-            so.connections = {{"out", "fw-receiver:in"}, {"audio_out", "fw-receiver:audio_in"}};
-            auto ro = probe_options(server, "fw-receiver");
-            ro.midi_out = false;
-            ro.audio_in = true;
-            Probe sender(so);
-            Probe receiver(ro);
-            EXPECT_TRUE(start_and_run(receiver));
-            EXPECT_TRUE(start_and_run(sender));
-            EXPECT_TRUE(wait_until(
-                [&] { return sender.client().connected("audio_out", "fw-receiver:audio_in"); },
-                generous));
+            const auto linked = linked_probe_options(server, "fw");
+            Probe sender(linked.sender);
+            Probe receiver(linked.receiver);
+            EXPECT_TRUE(start_linked(sender, receiver));
             EXPECT_TRUE(sender.wait_cycles(4, generous));
             if (::testing::Test::HasFailure()) {
                 return "";

@@ -36,6 +36,39 @@ inline ::testing::AssertionResult start_and_run(Probe& p) {
     return ::testing::AssertionSuccess();
 }
 
+// Options of a sender probe whose MIDI and audio (ramp) outputs feed a receiver probe:
+// "<prefix>-sender" and "<prefix>-receiver".
+struct LinkedProbeOptions {
+    ProbeOptions sender;
+    ProbeOptions receiver;
+};
+inline LinkedProbeOptions linked_probe_options(const TestServer& server,
+                                               const std::string& prefix) {
+    LinkedProbeOptions o{probe_options(server, prefix + "-sender"),
+                         probe_options(server, prefix + "-receiver")};
+    o.sender.midi_in = false;
+    o.sender.audio_out = true;
+    o.sender.connections = {{"out", prefix + "-receiver:in"},
+                            {"audio_out", prefix + "-receiver:audio_in"}};
+    o.receiver.midi_out = false;
+    o.receiver.audio_in = true;
+    return o;
+}
+
+// Starts the receiver, then the sender, and waits until the sender's audio is linked.
+inline ::testing::AssertionResult start_linked(Probe& sender, Probe& receiver) {
+    for (Probe* p : {&receiver, &sender}) {
+        if (auto r = start_and_run(*p); !r) {
+            return r;
+        }
+    }
+    const std::string to = receiver.port("audio_in");
+    if (!wait_until([&] { return sender.client().connected("audio_out", to); }, generous)) {
+        return ::testing::AssertionFailure() << sender.name() << ": audio_out not linked to " << to;
+    }
+    return ::testing::AssertionSuccess();
+}
+
 // Drains `p` until it has received at least `n` events.
 inline bool wait_received(Probe& p, std::size_t n, std::chrono::milliseconds timeout = generous) {
     return wait_until(

@@ -46,8 +46,8 @@ void send_to(std::uint16_t port, const std::vector<std::uint8_t>& bytes) {
 
 std::uint64_t timetag_in(std::chrono::milliseconds ahead) {
     const ClockPair now = jack::read_clock_pair();
-    return timetag_from_unix_ns(now.realtime_ns +
-                                std::chrono::duration_cast<std::chrono::nanoseconds>(ahead).count());
+    return timetag_from_unix_ns(
+        now.realtime_ns + std::chrono::duration_cast<std::chrono::nanoseconds>(ahead).count());
 }
 
 TEST(OscTimetag, FutureBundleArrivesWithTheFrameItsInstantFallsOn) {
@@ -96,7 +96,8 @@ TEST(OscTimetag, FutureBundleArrivesWithTheFrameItsInstantFallsOn) {
     EXPECT_LT(*frames[1], before.frame + Frame{rate} * 10);
     std::printf("timetag 400 ms ahead -> frame %lld, %lld frames after the cycle at send "
                 "(%.1f ms at %u Hz)\n",
-                static_cast<long long>(*frames[1]), static_cast<long long>(*frames[1] - before.frame),
+                static_cast<long long>(*frames[1]),
+                static_cast<long long>(*frames[1] - before.frame),
                 1000.0 * static_cast<double>(*frames[1] - before.frame) / rate, rate);
     probe.client().stop();
 }
