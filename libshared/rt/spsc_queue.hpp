@@ -52,6 +52,14 @@ public:
     // Consumer thread. Never allocates, never blocks. Returns false when empty.
     bool try_pop(T& out) noexcept RT_NONBLOCKING { return ring_.pop(out); }
 
+    // Consumer thread: the oldest message without removing it, or nullptr when empty (for
+    // consumers that take a message only once it is due). Valid until pop_front().
+    const T* try_front() const noexcept RT_NONBLOCKING {
+        return ring_.read_available() == 0 ? nullptr : &ring_.front();
+    }
+    // Consumer thread: removes the message try_front() returned (it must have returned one).
+    void pop_front() noexcept RT_NONBLOCKING { ring_.pop(); }
+
     // Consumer thread: messages ready to pop now (a lower bound while the producer runs).
     std::size_t size_approx() const noexcept RT_NONBLOCKING { return ring_.read_available(); }
 

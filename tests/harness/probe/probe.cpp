@@ -105,7 +105,7 @@ bool Probe::wait_cycles(std::uint64_t n, std::chrono::milliseconds timeout) cons
 }
 
 bool Probe::schedule(Frame frame, std::span<const std::uint8_t> bytes) {
-    return schedule_ring_.push(ProbeEvent::make(frame, bytes));
+    return schedule_ring_.try_push(ProbeEvent::make(frame, bytes));
 }
 
 bool Probe::capture_audio(Frame from, std::size_t frames) {
@@ -150,18 +150,18 @@ void Probe::generate_every(Frame every, Frame phase) {
 
 std::size_t Probe::drain() {
     std::size_t n = 0;
-    while (const ProbeEvent* e = received_ring_.front()) {
+    while (const ProbeEvent* e = received_ring_.try_front()) {
         received_.push_back(*e);
-        received_ring_.pop();
+        received_ring_.pop_front();
         ++n;
     }
-    while (const ProbeEvent* e = sent_ring_.front()) {
+    while (const ProbeEvent* e = sent_ring_.try_front()) {
         sent_.push_back(*e);
-        sent_ring_.pop();
+        sent_ring_.pop_front();
     }
-    while (const ProbeGap* g = gap_ring_.front()) {
+    while (const ProbeGap* g = gap_ring_.try_front()) {
         gaps_.push_back(*g);
-        gap_ring_.pop();
+        gap_ring_.pop_front();
     }
     return n;
 }
@@ -183,7 +183,7 @@ ProbeCounters Probe::counters() const {
 
 void Probe::process(jack::Cycle& c) noexcept {
     if (rt_prev_end_ >= 0 && c.start != rt_prev_end_) {
-        gap_ring_.push(ProbeGap{rt_prev_end_, c.start});
+        gap_ring_.try_push(ProbeGap{rt_prev_end_, c.start});
     }
     rt_prev_end_ = c.end();
     record(c);
@@ -208,7 +208,7 @@ void Probe::record(const jack::Cycle& c) noexcept {
     }
     std::uint64_t n = 0;
     for (const auto& e : c.midi_in[0]) {
-        if (received_ring_.push(make_event(c.start + e.offset, e.bytes))) {
+        if (received_ring_.try_push(make_event(c.start + e.offset, e.bytes))) {
             ++n;
         } else {
             record_overflow_.fetch_add(1, std::memory_order_relaxed);
@@ -221,7 +221,7 @@ void Probe::write_out(jack::Cycle& c, std::uint32_t offset, Frame frame,
                       std::span<const std::uint8_t> bytes) noexcept {
     if (c.midi_out[0].write(offset, bytes)) {
         sent_count_.fetch_add(1, std::memory_order_relaxed);
-        if (!sent_ring_.push(make_event(frame, bytes))) {
+        if (!sent_ring_.try_push(make_event(frame, bytes))) {
             record_overflow_.fetch_add(1, std::memory_order_relaxed);
         }
     }
@@ -234,7 +234,7 @@ void Probe::generate(jack::Cycle& c) noexcept {
     const Frame end = c.end();
 
     // Explicitly scheduled events, in frame order.
-    while (const ProbeEvent* e = schedule_ring_.front()) {
+    while (const ProbeEvent* e = schedule_ring_.try_front()) {
         if (e->frame >= end) {
             break;
         }
@@ -244,7 +244,7 @@ void Probe::generate(jack::Cycle& c) noexcept {
             at = c.start;
         }
         write_out(c, static_cast<std::uint32_t>(at - c.start), at, e->bytes());
-        schedule_ring_.pop();
+        schedule_ring_.pop_front();
     }
 
     // The periodic generator.

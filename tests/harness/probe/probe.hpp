@@ -7,8 +7,8 @@
 // Threads: process() is RT; everything else is for one control thread.
 #pragma once
 
-#include "harness/probe/spsc_ring.hpp"
 #include "jack/client.hpp"
+#include "rt/spsc_queue.hpp"
 
 #include <array>
 #include <atomic>
@@ -139,10 +139,10 @@ private:
                    std::span<const std::uint8_t> bytes) noexcept RT_NONBLOCKING;
 
     ProbeOptions options_;
-    SpscRing<ProbeEvent> received_ring_;
-    SpscRing<ProbeEvent> sent_ring_;
-    SpscRing<ProbeEvent> schedule_ring_;
-    SpscRing<ProbeGap> gap_ring_;
+    SpscQueue<ProbeEvent> received_ring_;
+    SpscQueue<ProbeEvent> sent_ring_;
+    SpscQueue<ProbeEvent> schedule_ring_;
+    SpscQueue<ProbeGap> gap_ring_;
     std::vector<ProbeEvent> received_;
     std::vector<ProbeEvent> sent_;
     std::vector<ProbeGap> gaps_;
