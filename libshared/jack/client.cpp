@@ -588,6 +588,29 @@ bool Client::set_freewheel(bool on) {
     return client_ != nullptr && jack_set_freewheel(client_, on ? 1 : 0) == 0;
 }
 
+bool Client::transport_start() {
+    std::lock_guard lock(mutex_);
+    if (client_ == nullptr) {
+        return false;
+    }
+    jack_transport_start(client_);
+    return true;
+}
+
+bool Client::transport_stop() {
+    std::lock_guard lock(mutex_);
+    if (client_ == nullptr) {
+        return false;
+    }
+    jack_transport_stop(client_);
+    return true;
+}
+
+bool Client::transport_locate(std::uint32_t transport_frame) {
+    std::lock_guard lock(mutex_);
+    return client_ != nullptr && jack_transport_locate(client_, transport_frame) == 0;
+}
+
 bool Client::set_buffer_size(std::uint32_t nframes) {
     std::lock_guard lock(mutex_);
     return client_ != nullptr && jack_set_buffer_size(client_, nframes) == 0;

@@ -43,6 +43,9 @@ struct ClientOptions {
     bool reconnect = true;
     // start() succeeds even when no server is reachable yet; the supervisor keeps trying.
     bool wait_for_server = false;
+    // When set, the client asks to be JACK's timebase master (unconditionally, after every
+    // (re)activation) and fills jack_position_t's BBT from it. Not owned.
+    TimebaseSource* timebase = nullptr;
     // Per-port, per-cycle capacities, allocated once at construction.
     std::size_t midi_in_events = 2048;
     std::size_t midi_out_events = 2048;
@@ -106,6 +109,10 @@ public:
     bool connect(const std::string& source, const std::string& destination);
     bool port_exists(const std::string& full_name);
     bool connected(const std::string& source, const std::string& destination);
+    // Control thread: JACK transport requests (jack_transport_start/stop/locate).
+    bool transport_start();
+    bool transport_stop();
+    bool transport_locate(std::uint32_t transport_frame);
 
 private:
     // Sessions: one jack_client_t from open to close. Control/supervisor threads only,

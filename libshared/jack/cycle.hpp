@@ -76,6 +76,27 @@ private:
     bool sorted_ = true;
 };
 
+// JACK transport as seen at a cycle's first frame (jack_transport_query on the process
+// thread). Engines that ignore transport ignore this.
+enum class TransportState : std::uint8_t { stopped, rolling, starting };
+struct Transport {
+    bool valid = false; // the adapter queried JACK this cycle (false offline unless set)
+    TransportState state = TransportState::stopped;
+    std::uint32_t frame = 0; // transport frame at Cycle::start (jack_position_t::frame)
+};
+
+// Bar/beat/tick as JACK's timebase master publishes it (jack_position_t's BBT fields).
+struct Bbt {
+    std::int32_t bar = 1;  // 1-based
+    std::int32_t beat = 1; // 1-based
+    std::int32_t tick = 0; // 0 .. ticks_per_beat - 1
+    double bar_start_tick = 0;
+    float beats_per_bar = 4;
+    float beat_type = 4;
+    double ticks_per_beat = 1920;
+    double beats_per_minute = 120;
+};
+
 // Everything an engine gets for one cycle. Port vectors are indexed in the order the
 // client declared its ports of that kind. Audio spans are `nframes` long; engines must
 // write every frame of every audio output.
@@ -88,6 +109,7 @@ struct Cycle {
     std::uint32_t nframes = 0; // cycle length (the JACK period, may change between cycles)
     std::uint32_t rate = 0;    // sample rate (Hz)
     bool freewheeling = false; // JACK is running as fast as it can, not in real time
+    Transport transport;       // JACK transport at `start`
 
     std::span<const std::span<const MidiEvent>> midi_in; // per port, sorted by offset
     std::span<MidiWriter> midi_out;                      // per port, reset for this cycle
@@ -105,6 +127,16 @@ public:
     // RT: called once per cycle, cycles in increasing frame order. Never allocates, locks,
     // logs or does I/O.
     virtual void process(Cycle& cycle) noexcept RT_NONBLOCKING = 0;
+};
+
+// An engine that can be JACK's timebase master (ClientOptions::timebase).
+class TimebaseSource {
+public:
+    virtual ~TimebaseSource() = default;
+
+    // RT (the process thread, from JACK's timebase callback): the BBT and tempo at transport
+    // frame `transport_frame`. Return false to leave the BBT fields unset this cycle.
+    virtual bool timebase(std::uint32_t transport_frame, Bbt& out) noexcept RT_NONBLOCKING = 0;
 };
 
 } // namespace lockstep::jack

@@ -321,11 +321,13 @@ const char* Timeline::describe(Status s) noexcept {
                "limit (too many unrelated tempos or position denominators)";
     case Status::out_of_range:
         return "tempo change position lies outside the 64-bit frame range";
+    case Status::full:
+        return "tempo change refused: the tempo map's reserved room is used up";
     }
     return "unknown";
 }
 
-bool Timeline::make_segment(std::uint32_t rate, Bpm bpm, Segment& out) noexcept {
+bool Timeline::make_segment(std::uint32_t rate, Bpm bpm, Segment& out) noexcept RT_NONBLOCKING {
     if (bpm.num() <= 0 || bpm.num() > max_tempo_term || bpm.den() > max_tempo_term) {
         return false;
     }
@@ -362,12 +364,13 @@ Timeline Timeline::rebased_at(Position at) const {
     return Timeline(rate_, tempo_at(at), emitted_frame(at), at);
 }
 
-Timeline::Status Timeline::set_tempo_at(Position at, Bpm bpm) {
-    Segment s;
+Timeline::Status Timeline::prepare_change(Position at, Bpm bpm, Segment& s,
+                                          bool& append) noexcept RT_NONBLOCKING {
+    append = false;
     if (!make_segment(rate_, bpm, s)) {
         return Status::bad_tempo;
     }
-    Segment& last = segments_.back();
+    Segment& last = segments_[count_ - 1];
     if (at < last.start) {
         return Status::before_last_change;
     }
@@ -408,19 +411,61 @@ Timeline::Status Timeline::set_tempo_at(Position at, Bpm bpm) {
     s.anchor_frac64 = frac.limb(0);
     s.start = at;
     s.anchor_floor = static_cast<Frame>(e.floor);
-    segments_.push_back(s);
+    append = true;
     return Status::ok;
 }
 
-void Timeline::forget_before(Position p) {
-    const auto keep = static_cast<std::ptrdiff_t>(&segment_for(p) - segments_.data());
-    segments_.erase(segments_.begin(), segments_.begin() + keep);
+Timeline::Status Timeline::set_tempo_at(Position at, Bpm bpm) {
+    if (count_ == segments_.size()) {
+        segments_.emplace_back(); // room first, so the change itself cannot fail half-way
+    }
+    return set_tempo_at_rt(at, bpm);
+}
+
+Timeline::Status Timeline::set_tempo_at_rt(Position at, Bpm bpm) noexcept RT_NONBLOCKING {
+    Segment s;
+    bool append = false;
+    const Status st = prepare_change(at, bpm, s, append);
+    if (st != Status::ok || !append) {
+        return st;
+    }
+    if (count_ == segments_.size()) {
+        return Status::full;
+    }
+    segments_[count_] = s;
+    ++count_;
+    return Status::ok;
+}
+
+void Timeline::reserve(std::size_t segments) {
+    if (segments > segments_.size()) {
+        segments_.resize(segments);
+    }
+}
+
+void Timeline::forget_before_rt(Position p) noexcept RT_NONBLOCKING {
+    const auto keep = static_cast<std::size_t>(&segment_for(p) - segments_.data());
+    for (std::size_t i = keep; i < count_; ++i) {
+        segments_[i - keep] = segments_[i];
+    }
+    count_ -= keep;
+}
+
+void Timeline::rebase_at_rt(Position at) noexcept RT_NONBLOCKING {
+    Segment s;
+    const Bpm bpm = tempo_at(at);
+    const Frame f = emitted_frame(at);
+    make_segment(rate_, bpm, s); // bpm is already in the map: always valid
+    s.start = at;
+    s.anchor_floor = f;
+    segments_[0] = s;
+    count_ = 1;
 }
 
 const Timeline::Segment& Timeline::segment_for(Position p) const noexcept RT_NONBLOCKING {
     // The last segment starting at or before p; the first one also covers everything before.
     std::size_t lo = 0;
-    std::size_t hi = segments_.size();
+    std::size_t hi = count_;
     while (hi - lo > 1) {
         const std::size_t mid = lo + (hi - lo) / 2;
         if (segments_[mid].start <= p) {
@@ -541,7 +586,7 @@ bool position_at(std::span<const Timeline::Segment> segs, i128 f, Signed& num,
 ExactPosition Timeline::position_at_frame(Frame f) const noexcept RT_NONBLOCKING {
     ExactPosition r;
     Signed num;
-    if (!position_at(segments_, f, num, r.den_)) {
+    if (!position_at(segments(), f, num, r.den_)) {
         __builtin_trap(); // outside the bit budget: cannot happen
     }
     r.negative_ = num.negative;
@@ -557,7 +602,7 @@ std::int64_t Timeline::first_step_at_or_after(Frame f, Position start,
     // emitted(p) >= f  <=>  ideal(p) > f - 1  <=>  p > position_at(f - 1).
     Signed num;
     W den;
-    if (!position_at(segments_, static_cast<i128>(f) - 1, num, den)) {
+    if (!position_at(segments(), static_cast<i128>(f) - 1, num, den)) {
         __builtin_trap();
     }
     // n = floor((e - start) / step) + 1, e = num / den:

@@ -140,6 +140,7 @@ public:
         before_last_change, // tempo changes are never retroactive
         not_exact,          // the new anchor would exceed max_anchor_bits: refused
         out_of_range,       // the anchor's frame does not fit a Frame
+        full,               // set_tempo_at_rt: no reserved room left (see reserve())
     };
     static const char* describe(Status s) noexcept;
 
@@ -165,7 +166,19 @@ public:
     // Control thread. Drop segments that end at or before `p` (the one containing p stays),
     // so a long-running map does not grow. Queries before the new first segment then
     // extrapolate its tempo backwards.
-    void forget_before(Position p);
+    void forget_before(Position p) { forget_before_rt(p); }
+
+    // ---- changes on the audio thread: only within room reserved beforehand ----------
+    // Control thread (allocates): room for `segments` segments in all, so that the _rt
+    // changes below never allocate. Copies keep the reserved room.
+    void reserve(std::size_t segments);
+    // RT: set_tempo_at without allocating; Status::full when the reserved room is used up
+    // (the map is then unchanged).
+    Status set_tempo_at_rt(Position at, Bpm bpm) noexcept RT_NONBLOCKING;
+    // RT: forget_before without allocating.
+    void forget_before_rt(Position p) noexcept RT_NONBLOCKING;
+    // RT: *this = rebased_at(at), without allocating.
+    void rebase_at_rt(Position at) noexcept RT_NONBLOCKING;
 
     // ---- queries: any thread, RT_NONBLOCKING, no allocation -------------------------
     // The exact ideal frame of a position.
@@ -183,14 +196,22 @@ public:
     Bpm tempo_at(Position p) const noexcept RT_NONBLOCKING;
 
     std::uint32_t rate() const noexcept RT_NONBLOCKING { return rate_; }
-    std::span<const Segment> segments() const noexcept RT_NONBLOCKING { return segments_; }
+    std::span<const Segment> segments() const noexcept RT_NONBLOCKING {
+        return {segments_.data(), count_};
+    }
 
 private:
     std::uint32_t rate_;
-    std::vector<Segment> segments_; // never empty; starts strictly increasing
+    // The first count_ entries are the map (never empty; starts strictly increasing); the
+    // rest is reserved room for the _rt changes.
+    std::vector<Segment> segments_;
+    std::size_t count_ = 1;
 
     const Segment& segment_for(Position p) const noexcept RT_NONBLOCKING;
-    static bool make_segment(std::uint32_t rate, Bpm bpm, Segment& out) noexcept;
+    static bool make_segment(std::uint32_t rate, Bpm bpm, Segment& out) noexcept RT_NONBLOCKING;
+    // The new segment for a change at `at` (set_tempo_at's checks and exact maths); ok
+    // with `append` false when the change only replaces the last tempo or changes nothing.
+    Status prepare_change(Position at, Bpm bpm, Segment& out, bool& append) noexcept RT_NONBLOCKING;
 };
 
 } // namespace lockstep

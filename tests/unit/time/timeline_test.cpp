@@ -1,6 +1,7 @@
 // The exact timeline: known values, tempo-change rules, the inverse mapping, the
 // exactness limit, and the no-drift property.
 #include "reference.hpp"
+#include "rt/alloc_check.hpp"
 #include "time/timeline.hpp"
 
 #include <gtest/gtest.h>
@@ -314,6 +315,43 @@ TEST(Timeline, RefusesChangesBeyondTheExactnessLimit) {
     EXPECT_EQ(r.emitted_frame(at), t.emitted_frame(at));
     Timeline r2 = r;
     EXPECT_EQ(r2.set_tempo_at(at + 1, 120), Timeline::Status::ok);
+}
+
+// The audio thread's tempo changes: within reserved room they never allocate, match the
+// control-thread calls exactly, and refuse (unchanged) when the room is used up.
+TEST(Timeline, RealtimeChangesUseReservedRoomOnly) {
+    Timeline control(48000, Bpm(1373, 10), 1000);
+    Timeline rt = control;
+    rt.reserve(3);
+    Timeline::Status st = Timeline::Status::ok;
+    LOCKSTEP_EXPECT_NO_ALLOC(st = rt.set_tempo_at_rt(Position(8), Bpm(140)));
+    EXPECT_EQ(st, Timeline::Status::ok);
+    LOCKSTEP_EXPECT_NO_ALLOC(st = rt.set_tempo_at_rt(Position(33, 2), Bpm(2599, 20)));
+    EXPECT_EQ(st, Timeline::Status::ok);
+    ASSERT_EQ(control.set_tempo_at(Position(8), Bpm(140)), Timeline::Status::ok);
+    ASSERT_EQ(control.set_tempo_at(Position(33, 2), Bpm(2599, 20)), Timeline::Status::ok);
+    for (std::int64_t n = 0; n < 200; ++n) {
+        const Position p(n, 3);
+        EXPECT_EQ(rt.emitted_frame(p), control.emitted_frame(p)) << n;
+    }
+    // Full: refused, and the map is as it was.
+    const Frame before = rt.emitted_frame(Position(40));
+    EXPECT_EQ(rt.set_tempo_at_rt(Position(20), Bpm(90)), Timeline::Status::full);
+    EXPECT_EQ(rt.segments().size(), 3U);
+    EXPECT_EQ(rt.emitted_frame(Position(40)), before);
+    // Forgetting frees room without allocating; frames after the cut stay.
+    LOCKSTEP_EXPECT_NO_ALLOC(rt.forget_before_rt(Position(17)));
+    EXPECT_EQ(rt.segments().size(), 1U);
+    EXPECT_EQ(rt.emitted_frame(Position(40)), before);
+    EXPECT_EQ(rt.set_tempo_at_rt(Position(20), Bpm(90)), Timeline::Status::ok);
+    // Rebasing in place equals rebased_at().
+    const Timeline expected = rt.rebased_at(Position(61, 3));
+    LOCKSTEP_EXPECT_NO_ALLOC(rt.rebase_at_rt(Position(61, 3)));
+    ASSERT_EQ(rt.segments().size(), 1U);
+    for (std::int64_t n = 61; n < 400; ++n) {
+        const Position p(n, 3);
+        EXPECT_EQ(rt.emitted_frame(p), expected.emitted_frame(p)) << n;
+    }
 }
 
 } // namespace
