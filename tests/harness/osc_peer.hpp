@@ -1,0 +1,105 @@
+// A test's OSC peer: a UDP socket on loopback that sends messages (or raw bytes) to a
+// client and waits for its replies with poll() and a timeout (never sleeps).
+// Thread: the test thread. Header-only; needs lockstep_dep.
+#pragma once
+
+#include "osc/address.hpp"
+#include "osc/decode.hpp"
+#include "osc/message.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace lockstep::test {
+
+inline osc::SocketAddress loopback(std::uint16_t port) {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return osc::SocketAddress(reinterpret_cast<const sockaddr*>(&sin), sizeof sin);
+}
+
+class OscPeer {
+public:
+    // Bound to 127.0.0.1:0; sends to 127.0.0.1:`port`.
+    explicit OscPeer(std::uint16_t port) : to_(loopback(port)) {
+        fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        const osc::SocketAddress a = loopback(0);
+        bound_ = fd_ >= 0 && ::bind(fd_, a.get(), a.size()) == 0;
+    }
+    ~OscPeer() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    OscPeer(const OscPeer&) = delete;
+    OscPeer& operator=(const OscPeer&) = delete;
+
+    bool bound() const { return bound_; }
+
+    bool send_bytes(std::span<const std::uint8_t> bytes) {
+        return ::sendto(fd_, bytes.data(), bytes.size(), 0, to_.get(), to_.size()) ==
+               static_cast<ssize_t>(bytes.size());
+    }
+    bool send(const osc::Message& m) {
+        const auto bytes = osc::encode(m);
+        return send_bytes(bytes);
+    }
+
+    // The next message received, or nullopt after `timeout`.
+    std::optional<osc::Message> receive(std::chrono::milliseconds timeout) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) {
+            return std::nullopt;
+        }
+        std::vector<std::uint8_t> buffer(65536);
+        const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+        if (n < 0) {
+            return std::nullopt;
+        }
+        const osc::Decoded d =
+            osc::decode(std::span<const std::uint8_t>(buffer.data(), static_cast<std::size_t>(n)));
+        if (!d.ok() || d.elements.empty()) {
+            return std::nullopt;
+        }
+        return d.elements[0].message;
+    }
+
+    // Waits (up to `timeout` in all) for a message with `path`, skipping others.
+    std::optional<osc::Message> receive_path(const std::string& path,
+                                             std::chrono::milliseconds timeout) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) {
+                return std::nullopt;
+            }
+            auto m = receive(left);
+            if (!m) {
+                return std::nullopt;
+            }
+            if (m->path == path) {
+                return m;
+            }
+        }
+    }
+
+private:
+    int fd_ = -1;
+    bool bound_ = false;
+    osc::SocketAddress to_;
+};
+
+} // namespace lockstep::test
