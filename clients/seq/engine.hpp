@@ -37,6 +37,7 @@ struct EngineOptions {
     TransportMode transport = TransportMode::internal;
     std::size_t queue_capacity = 1024; // each direction
     std::size_t tempo_changes = 1024;  // scheduled tempo changes that may wait at once
+    std::size_t max_pending = 8192;    // note-ons + note-offs computed but not yet emitted
 };
 
 // What the engine is doing, as of the last cycle (a consistent snapshot).
@@ -56,6 +57,7 @@ struct EngineCounters {
     std::uint64_t midi_refused = 0;     // writes the MidiWriters refused (late/overflow)
     std::uint64_t feedback_dropped = 0; // FromEngine messages lost to a full queue
     std::uint64_t tempo_refused = 0;
+    std::uint64_t events_dropped = 0; // hits or sync messages lost to full engine storage
 };
 
 class Engine final : public jack::Processor, public jack::TimebaseSource {

@@ -51,6 +51,7 @@ enum class Reason : std::uint8_t {
     tempo_map_full,
     not_exact,    // the exact tempo map would exceed its limit (see time/timeline.hpp)
     bad_position, // a tempo change before a change already in force
+    bad_tempo,    // not a tempo the tempo map accepts (<= 0, or a term >= 2^32)
 };
 
 struct FromEngine {

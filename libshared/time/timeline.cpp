@@ -462,6 +462,26 @@ void Timeline::rebase_at_rt(Position at) noexcept RT_NONBLOCKING {
     count_ = 1;
 }
 
+Timeline::Status Timeline::reset_rt(std::uint32_t rate, Bpm bpm, Frame origin,
+                                    Position origin_position) noexcept RT_NONBLOCKING {
+    Segment s;
+    if (rate == 0 || rate > max_rate || !make_segment(rate, bpm, s)) {
+        return Status::bad_tempo;
+    }
+    s.start = origin_position;
+    s.anchor_floor = origin;
+    rate_ = rate;
+    segments_[0] = s;
+    count_ = 1;
+    return Status::ok;
+}
+
+void Timeline::truncate_from_rt(Position p) noexcept RT_NONBLOCKING {
+    while (count_ > 1 && segments_[count_ - 1].start >= p) {
+        --count_;
+    }
+}
+
 const Timeline::Segment& Timeline::segment_for(Position p) const noexcept RT_NONBLOCKING {
     // The last segment starting at or before p; the first one also covers everything before.
     std::size_t lo = 0;

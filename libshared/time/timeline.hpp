@@ -179,6 +179,14 @@ public:
     void forget_before_rt(Position p) noexcept RT_NONBLOCKING;
     // RT: *this = rebased_at(at), without allocating.
     void rebase_at_rt(Position at) noexcept RT_NONBLOCKING;
+    // RT: *this = Timeline(rate, bpm, origin, origin_position) without allocating (keeps
+    // the reserved room). Returns bad_tempo (rate or tempo invalid; map unchanged) or ok.
+    Status reset_rt(std::uint32_t rate, Bpm bpm, Frame origin,
+                    Position origin_position = 0) noexcept RT_NONBLOCKING;
+    // RT: drops the changes at or after `p` (never the first segment), e.g. to insert a
+    // change before changes already scheduled and re-apply those after it. Everything
+    // before `p` keeps its frames.
+    void truncate_from_rt(Position p) noexcept RT_NONBLOCKING;
 
     // ---- queries: any thread, RT_NONBLOCKING, no allocation -------------------------
     // The exact ideal frame of a position.

@@ -1,0 +1,1136 @@
+// lockstep-seq's engine (docs/seq.md is the definition of what it plays and when).
+//
+// How a cycle works. Positions are exact rationals; frames come from an engine-owned tempo
+// map (Timeline) in "song frames" (song frame 0 = position 0), and frame time = song frame +
+// offset_, an integer, so ceil() commutes with it and every emitted frame is exact.
+// A step's hits all lie at or after its scheduling point Q_k = max(S, S + k*d - d/2)
+// (microtiming is at most half a step early, swing and ratchets only delay), so the
+// scheduler reads a step when the cycle reaches Q_k's frame: it computes every hit's
+// note-on and note-off frame once, from the model version of that cycle, and puts them in a
+// fixed-capacity heap ordered by (frame, off/on class, track, layer). Everything whose frame
+// is before the next scheduling point can then be written: nothing scheduled later can come
+// before it. A tempo change re-times what is pending (frames of positions after the change).
+//
+// Threads: see engine.hpp. Everything reached from process() and timebase() is
+// RT_NONBLOCKING and works in storage allocated by the constructor.
+#include "engine.hpp"
+
+#include "chance.hpp"
+#include "jack/seqlock.hpp"
+
+#include <algorithm>
+#include <array>
+#include <memory>
+#include <vector>
+
+namespace lockstep::seq {
+
+namespace {
+
+constexpr std::uint8_t class_off = 0;      // note-off of a note that began at an earlier frame
+constexpr std::uint8_t class_on = 1;       // note-on
+constexpr std::uint8_t class_off_late = 2; // note-off in the same frame as its own note-on
+constexpr std::size_t held_slots = 16 * 128;
+constexpr std::size_t sync_capacity = 512;
+constexpr std::uint8_t midi_note_on = 0x90;
+constexpr std::uint8_t midi_note_off = 0x80;
+constexpr std::uint8_t midi_clock = 0xF8;
+constexpr std::uint8_t midi_start = 0xFA;
+constexpr std::uint8_t midi_continue = 0xFB;
+constexpr std::uint8_t midi_stop = 0xFC;
+constexpr std::uint8_t midi_song_position = 0xF2;
+constexpr std::uint8_t sysex_id = 0x7D;
+constexpr std::int64_t clock_ppqn = 24;
+constexpr std::int64_t bbt_ticks = 1920;
+constexpr std::int64_t beats_per_bar = 4;
+
+struct NoteEvent {
+    Frame frame = 0;
+    Position pos;             // where this event sits
+    Position on_pos;          // note-off: its note-on's position (to tell class_off_late)
+    std::uint64_t serial = 0; // one per note: its on and off share it
+    std::uint8_t cls = class_on;
+    std::uint8_t track = 0;
+    std::uint8_t layer = 0;
+    std::uint8_t channel = 0;
+    std::uint8_t note = 0;
+    std::uint8_t velocity = 0;
+};
+
+// Heap order: true when a must come out before b.
+inline bool before(const NoteEvent& a, const NoteEvent& b) noexcept RT_NONBLOCKING {
+    if (a.frame != b.frame) {
+        return a.frame < b.frame;
+    }
+    if (a.cls != b.cls) {
+        return a.cls < b.cls;
+    }
+    if (a.track != b.track) {
+        return a.track < b.track;
+    }
+    if (a.layer != b.layer) {
+        return a.layer < b.layer;
+    }
+    return a.serial < b.serial;
+}
+
+struct SyncEntry {
+    Frame frame = 0;
+    Position pos;
+    std::uint32_t mask = 0;
+    std::uint8_t pattern = 0;
+    std::uint8_t step = 0;
+    std::uint8_t slot = 0;
+};
+
+struct Held {
+    std::uint64_t serial = 0; // 0: not sounding
+    std::uint8_t track = 0;
+    std::uint8_t layer = 0;
+    std::uint8_t channel = 0;
+    std::uint8_t note = 0;
+};
+
+inline bool held_before(const Held& a, const Held& b) noexcept RT_NONBLOCKING {
+    if (a.track != b.track) {
+        return a.track < b.track;
+    }
+    if (a.layer != b.layer) {
+        return a.layer < b.layer;
+    }
+    return a.serial < b.serial;
+}
+
+struct TempoEntry {
+    Position pos;
+    Bpm bpm;
+};
+
+// One pattern instance as the scheduler plays it. Shape and swing are read when the
+// instance begins; steps are read one by one as they come due.
+struct Instance {
+    Position start;  // S
+    Position length; // L
+    Position step;   // d = L / N
+    std::uint64_t number = 0;
+    std::int16_t swing = 0;
+    std::uint8_t pattern = 0;
+    std::uint8_t steps = 1;
+    std::uint8_t slot = 0;
+    std::uint8_t repeat = 0;
+    bool song = false; // played from the song chain (slot/repeat meaningful)
+};
+
+bool valid_bpm(Bpm b) noexcept RT_NONBLOCKING {
+    return b.num() > 0 && b.num() <= Timeline::max_tempo_term &&
+           b.den() <= Timeline::max_tempo_term;
+}
+
+} // namespace
+
+struct Engine::Impl {
+    Impl(const EngineOptions& o, Engine& e)
+        : opt(o), owner(e), timeline(48000, valid_bpm(o.tempo) ? o.tempo : Bpm(120)),
+          start_tempo(valid_bpm(o.tempo) ? o.tempo : Bpm(120)), bpm_now(start_tempo) {
+        timeline.reserve(2 * o.tempo_changes + 4);
+        heap.resize(std::max<std::size_t>(o.max_pending, 64));
+        sync.resize(sync_capacity);
+        tempos.resize(std::max<std::size_t>(o.tempo_changes, 1));
+        held.resize(held_slots);
+        stop_scratch.resize(held_slots);
+        fallback = std::make_unique<Model>(default_model());
+    }
+
+    const EngineOptions opt;
+    Engine& owner;
+
+    // ---- audio thread state ----
+    Timeline timeline;
+    std::uint32_t rate = 0; // 0 until the first cycle
+    Bpm start_tempo;        // tempo at position 0 of the next start
+    Bpm bpm_now;            // tempo in force at the last cycle's end
+
+    std::vector<NoteEvent> heap;
+    std::size_t heap_n = 0;
+    std::vector<SyncEntry> sync;
+    std::size_t sync_head = 0;
+    std::size_t sync_n = 0;
+    std::vector<TempoEntry> tempos; // sorted by position; internal mode: only pending ones
+    std::size_t tempo_n = 0;
+    std::size_t next_tempo = 0; // first entry not yet reached (follow/master keep the past)
+    std::vector<Held> held;
+    std::vector<Held> stop_scratch;
+    std::unique_ptr<Model> fallback;
+
+    bool playing = false;
+    Frame offset = 0; // frame time of song frame 0
+    bool has_cue = false;
+    Position cue;
+
+    // Filter for the first instance after a start or locate: hits at or after the start.
+    enum class Filter : std::uint8_t { none, position, frame };
+    Filter filter = Filter::none;
+    Position filter_pos;
+    Frame filter_song_frame = 0;
+
+    Instance cur;
+    int next_step = 0;
+    Position next_q;
+    Frame next_q_frame = 0;
+
+    std::int64_t next_tick = 0;
+    Frame next_tick_frame = 0;
+    std::uint64_t serial = 0;
+
+    // follow/master
+    bool t_prev_rolling = false;
+    std::uint32_t t_expected = 0;
+    bool start_refused = false;
+
+    std::uint8_t st_pattern = 0;
+    std::uint8_t st_step = 0;
+    std::uint8_t st_slot = 0;
+
+    jack::Cycle* cyc = nullptr;
+    const Model* model = nullptr;
+
+    std::atomic<std::uint64_t> n_cycles{0};
+    std::atomic<std::uint64_t> n_notes{0};
+    std::atomic<std::uint64_t> n_refused{0};
+    std::atomic<std::uint64_t> n_feedback_dropped{0};
+    std::atomic<std::uint64_t> n_tempo_refused{0};
+    std::atomic<std::uint64_t> n_dropped{0};
+    jack::SeqLock<EngineStatus> status;
+
+    // ---------------------------------------------------------------------------------
+    bool following() const noexcept RT_NONBLOCKING {
+        return opt.transport != TransportMode::internal;
+    }
+    static void bump(std::atomic<std::uint64_t>& c) noexcept RT_NONBLOCKING {
+        c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+    Frame song_emitted(Position p) const noexcept RT_NONBLOCKING {
+        return timeline.emitted_frame(p);
+    }
+    Frame frame_of(Position p) const noexcept RT_NONBLOCKING { return song_emitted(p) + offset; }
+
+    void feedback(const FromEngine& m) noexcept RT_NONBLOCKING {
+        if (!owner.from_engine_.try_push(m)) {
+            bump(n_feedback_dropped);
+        }
+    }
+
+    void write(std::size_t port, Frame f,
+               std::initializer_list<std::uint8_t> bytes) noexcept RT_NONBLOCKING {
+        if (port >= cyc->midi_out.size()) {
+            return;
+        }
+        const Frame off = f - cyc->start;
+        const std::uint32_t o = (off < 0 || off >= cyc->nframes) ? jack::max_buffer_size * 4U
+                                                                 : static_cast<std::uint32_t>(off);
+        if (!cyc->midi_out[port].write(o, bytes)) {
+            bump(n_refused);
+        }
+    }
+    void write_span(std::size_t port, Frame f,
+                    std::span<const std::uint8_t> bytes) noexcept RT_NONBLOCKING {
+        if (port >= cyc->midi_out.size()) {
+            return;
+        }
+        const Frame off = f - cyc->start;
+        const std::uint32_t o = (off < 0 || off >= cyc->nframes) ? jack::max_buffer_size * 4U
+                                                                 : static_cast<std::uint32_t>(off);
+        if (!cyc->midi_out[port].write(o, bytes)) {
+            bump(n_refused);
+        }
+    }
+    void write_note(std::uint8_t track, Frame f, std::uint8_t st, std::uint8_t note,
+                    std::uint8_t vel) noexcept RT_NONBLOCKING {
+        write(port_out, f, {st, note, vel});
+        if (opt.track_ports) {
+            write(port_track0 + track, f, {st, note, vel});
+        }
+    }
+
+    // ---- heap ------------------------------------------------------------------------
+    void sift_up(std::size_t i) noexcept RT_NONBLOCKING {
+        const NoteEvent e = heap[i];
+        while (i > 0) {
+            const std::size_t parent = (i - 1) / 2;
+            if (!before(e, heap[parent])) {
+                break;
+            }
+            heap[i] = heap[parent];
+            i = parent;
+        }
+        heap[i] = e;
+    }
+    void sift_down(std::size_t i) noexcept RT_NONBLOCKING {
+        const NoteEvent e = heap[i];
+        for (;;) {
+            std::size_t c = 2 * i + 1;
+            if (c >= heap_n) {
+                break;
+            }
+            if (c + 1 < heap_n && before(heap[c + 1], heap[c])) {
+                ++c;
+            }
+            if (!before(heap[c], e)) {
+                break;
+            }
+            heap[i] = heap[c];
+            i = c;
+        }
+        heap[i] = e;
+    }
+    bool push(const NoteEvent& e) noexcept RT_NONBLOCKING {
+        if (heap_n == heap.size()) {
+            bump(n_dropped);
+            return false;
+        }
+        heap[heap_n] = e;
+        sift_up(heap_n);
+        ++heap_n;
+        return true;
+    }
+    void pop() noexcept RT_NONBLOCKING {
+        --heap_n;
+        if (heap_n > 0) {
+            heap[0] = heap[heap_n];
+            sift_down(0);
+        }
+    }
+
+    // ---- emission --------------------------------------------------------------------
+    void emit_event(const NoteEvent& e) noexcept RT_NONBLOCKING {
+        Held& h = held[std::size_t{e.channel} * 128 + e.note];
+        if (e.cls == class_on) {
+            if (h.serial != 0) {
+                // Same note still held: its note-off now, just before the new note-on; its
+                // own pending note-off no longer matches h.serial and is skipped.
+                write_note(h.track, e.frame, midi_note_off | e.channel, e.note, 0);
+            }
+            write_note(e.track, e.frame, midi_note_on | e.channel, e.note, e.velocity);
+            bump(n_notes);
+            h.serial = e.serial;
+            h.track = e.track;
+            h.layer = e.layer;
+            h.channel = e.channel;
+            h.note = e.note;
+        } else if (h.serial == e.serial) {
+            write_note(e.track, e.frame, midi_note_off | e.channel, e.note, 0);
+            h.serial = 0;
+        }
+    }
+
+    void emit_until(Frame t) noexcept RT_NONBLOCKING {
+        while (heap_n > 0 && heap[0].frame < t) {
+            const NoteEvent e = heap[0];
+            pop();
+            emit_event(e);
+        }
+        while (sync_n > 0 && sync[sync_head].frame < t) {
+            const SyncEntry& s = sync[sync_head];
+            const std::array<std::uint8_t, 11> b{0xF0,
+                                                 sysex_id,
+                                                 0x01,
+                                                 s.pattern,
+                                                 s.step,
+                                                 static_cast<std::uint8_t>(s.mask & 0x7FU),
+                                                 static_cast<std::uint8_t>((s.mask >> 7) & 0x7FU),
+                                                 static_cast<std::uint8_t>((s.mask >> 14) & 0x7FU),
+                                                 static_cast<std::uint8_t>((s.mask >> 21) & 0x7FU),
+                                                 static_cast<std::uint8_t>((s.mask >> 28) & 0x7FU),
+                                                 0xF7};
+            write_span(port_sync, s.frame, b);
+            st_pattern = s.pattern;
+            st_step = s.step;
+            st_slot = s.slot;
+            FromEngine m;
+            m.kind = FromEngineKind::step;
+            m.pattern = s.pattern;
+            m.step = s.step;
+            m.slot = s.slot;
+            m.frame = s.frame;
+            m.position = s.pos;
+            feedback(m);
+            sync_head = (sync_head + 1) % sync.size();
+            --sync_n;
+        }
+        while (next_tick_frame < t) {
+            write(port_clock, next_tick_frame, {midi_clock});
+            ++next_tick;
+            next_tick_frame = frame_of(Position(next_tick, clock_ppqn));
+        }
+    }
+
+    // Note-offs for every sounding note at f, in track then layer order; drops what is
+    // pending. Used by stop, locate and the end of a song.
+    void all_notes_off(Frame f) noexcept RT_NONBLOCKING {
+        std::size_t n = 0;
+        for (Held& h : held) {
+            if (h.serial != 0) {
+                stop_scratch[n++] = h;
+                h.serial = 0;
+            }
+        }
+        // Insertion sort: usually a handful of notes, at most held_slots.
+        for (std::size_t i = 1; i < n; ++i) {
+            const Held h = stop_scratch[i];
+            std::size_t j = i;
+            while (j > 0 && held_before(h, stop_scratch[j - 1])) {
+                stop_scratch[j] = stop_scratch[j - 1];
+                --j;
+            }
+            stop_scratch[j] = h;
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            const Held& h = stop_scratch[i];
+            write_note(h.track, f, midi_note_off | h.channel, h.note, 0);
+        }
+        heap_n = 0;
+        sync_n = 0;
+        sync_head = 0;
+    }
+
+    // ---- tempo map -------------------------------------------------------------------
+    // Applies one change to the map; on not_exact re-anchors at the change (rebased = true).
+    Timeline::Status apply_tempo(const TempoEntry& e, bool& rebased) noexcept RT_NONBLOCKING {
+        Timeline::Status st = timeline.set_tempo_at_rt(e.pos, e.bpm);
+        if (st == Timeline::Status::not_exact) {
+            timeline.rebase_at_rt(e.pos);
+            st = timeline.set_tempo_at_rt(e.pos, e.bpm);
+            rebased = true;
+        }
+        return st;
+    }
+
+    // The map from scratch: start tempo at position 0 on song frame 0, then every entry.
+    void rebuild_map() noexcept RT_NONBLOCKING {
+        (void)timeline.reset_rt(rate, start_tempo, 0, 0);
+        bool rebased = false;
+        for (std::size_t i = 0; i < tempo_n; ++i) {
+            (void)apply_tempo(tempos[i], rebased);
+        }
+    }
+
+    // Re-computes every pending frame after the map changed (positions after the change
+    // move; the others compute to the frames they had).
+    void retime() noexcept RT_NONBLOCKING {
+        if (!playing) {
+            return;
+        }
+        for (std::size_t i = 0; i < heap_n; ++i) {
+            NoteEvent& e = heap[i];
+            e.frame = frame_of(e.pos);
+            if (e.cls != class_on) {
+                e.cls = (frame_of(e.on_pos) == e.frame) ? class_off_late : class_off;
+            }
+        }
+        for (std::size_t i = heap_n / 2; i-- > 0;) {
+            sift_down(i);
+        }
+        for (std::size_t i = 0; i < sync_n; ++i) {
+            SyncEntry& s = sync[(sync_head + i) % sync.size()];
+            s.frame = frame_of(s.pos);
+        }
+        next_q_frame = frame_of(next_q);
+        next_tick_frame = frame_of(Position(next_tick, clock_ppqn));
+    }
+
+    void refuse_tempo(Frame f, Reason r, Position p, Bpm b) noexcept RT_NONBLOCKING {
+        bump(n_tempo_refused);
+        FromEngine m;
+        m.kind = FromEngineKind::tempo_refused;
+        m.reason = r;
+        m.frame = f;
+        m.position = p;
+        m.bpm = b;
+        feedback(m);
+    }
+
+    bool map_live() const noexcept RT_NONBLOCKING { return rate != 0 && (playing || following()); }
+
+    void tempo_message(const ToEngine& msg, Frame f) noexcept RT_NONBLOCKING {
+        if (!valid_bpm(msg.bpm)) {
+            refuse_tempo(f, Reason::bad_tempo, msg.position, msg.bpm);
+            return;
+        }
+        Position at;
+        if (!msg.has_position) {
+            if (!playing) {
+                // While stopped: the start tempo, at once.
+                start_tempo = msg.bpm;
+                bpm_now = msg.bpm;
+                if (map_live()) {
+                    rebuild_map();
+                }
+                FromEngine m;
+                m.kind = FromEngineKind::tempo_applied;
+                m.frame = f;
+                m.position = Position(0);
+                m.bpm = msg.bpm;
+                feedback(m);
+                return;
+            }
+            at = next_step_boundary(f);
+        } else {
+            at = msg.position;
+            if (at < Position(0) || (playing && frame_of(at) < f)) {
+                refuse_tempo(f, Reason::bad_position, at, msg.bpm);
+                return;
+            }
+        }
+        // Insert into the sorted list (a change at the same position replaces it).
+        std::size_t i = 0;
+        while (i < tempo_n && tempos[i].pos < at) {
+            ++i;
+        }
+        if (i < tempo_n && tempos[i].pos == at) {
+            tempos[i].bpm = msg.bpm;
+        } else {
+            if (tempo_n == tempos.size()) {
+                refuse_tempo(f, Reason::tempo_map_full, at, msg.bpm);
+                return;
+            }
+            for (std::size_t j = tempo_n; j > i; --j) {
+                tempos[j] = tempos[j - 1];
+            }
+            tempos[i] = TempoEntry{at, msg.bpm};
+            ++tempo_n;
+        }
+        bool rebased = false;
+        if (map_live()) {
+            timeline.truncate_from_rt(at);
+            for (std::size_t j = i; j < tempo_n; ++j) {
+                if (apply_tempo(tempos[j], rebased) == Timeline::Status::full) {
+                    // No room: forget this entry (and the ones after it stay out of the map
+                    // until re-applied): refuse the new change.
+                    for (std::size_t k = j; k + 1 < tempo_n; ++k) {
+                        tempos[k] = tempos[k + 1];
+                    }
+                    --tempo_n;
+                    refuse_tempo(f, Reason::tempo_map_full, at, msg.bpm);
+                    retime();
+                    return;
+                }
+            }
+            retime();
+        }
+        FromEngine m;
+        m.kind = FromEngineKind::tempo_applied;
+        m.reason = rebased ? Reason::not_exact : Reason::none;
+        m.frame = playing ? frame_of(at) : 0;
+        m.position = at;
+        m.bpm = msg.bpm;
+        feedback(m);
+    }
+
+    // The first step start of the current instance whose frame is at or after f, else the
+    // next instance's start.
+    Position next_step_boundary(Frame f) const noexcept RT_NONBLOCKING {
+        std::int64_t n = timeline.first_step_at_or_after(f - offset, cur.start, cur.step);
+        if (n < 0) {
+            n = 0;
+        }
+        if (n >= cur.steps) {
+            return cur.start + cur.length;
+        }
+        return cur.start + cur.step * Position(n);
+    }
+
+    void clear_tempo(Frame f) noexcept RT_NONBLOCKING {
+        // Drop the changes not reached yet.
+        std::size_t keep = 0;
+        if (playing) {
+            while (keep < tempo_n && frame_of(tempos[keep].pos) < f) {
+                ++keep;
+            }
+        }
+        if (keep == tempo_n) {
+            return;
+        }
+        const Position from = tempos[keep].pos;
+        tempo_n = keep;
+        if (next_tempo > tempo_n) {
+            next_tempo = tempo_n;
+        }
+        if (map_live()) {
+            timeline.truncate_from_rt(from);
+            retime();
+        }
+    }
+
+    // Called at the end of each cycle: changes whose frame has passed are in force.
+    void pass_tempos(Frame end) noexcept RT_NONBLOCKING {
+        if (!playing) {
+            return;
+        }
+        while (next_tempo < tempo_n && frame_of(tempos[next_tempo].pos) < end) {
+            bpm_now = tempos[next_tempo].bpm;
+            if (following()) {
+                ++next_tempo;
+            } else {
+                // Internal mode consumes changes: the map keeps only what is still needed.
+                timeline.forget_before_rt(tempos[0].pos);
+                for (std::size_t k = 0; k + 1 < tempo_n; ++k) {
+                    tempos[k] = tempos[k + 1];
+                }
+                --tempo_n;
+            }
+        }
+    }
+
+    // ---- where to start --------------------------------------------------------------
+    // A start target: a position (internal) or a song frame (follow: transport frame).
+    struct Target {
+        bool by_frame = false;
+        Position pos;
+        Frame song_frame = 0;
+    };
+    // Largest n >= 0 with base + n*step at or before the target (0 if none).
+    std::int64_t count(const Target& t, Position base,
+                       Position step) const noexcept RT_NONBLOCKING {
+        std::int64_t n = 0;
+        if (t.by_frame) {
+            n = timeline.first_step_at_or_after(t.song_frame + 1, base, step) - 1;
+        } else {
+            const auto diff = checked_sub(t.pos, base);
+            if (!diff) {
+                return 0;
+            }
+            const auto q = checked_div(*diff, step);
+            if (!q) {
+                return 0;
+            }
+            n = q->floor();
+        }
+        return n < 0 ? 0 : n;
+    }
+
+    void begin_instance(const Model& m, Position start, std::uint8_t pattern, bool song,
+                        std::uint8_t slot, std::uint8_t repeat,
+                        std::uint64_t number) noexcept RT_NONBLOCKING {
+        const Pattern& p = m.pattern[pattern % max_patterns];
+        cur.start = start;
+        cur.length = p.length();
+        cur.steps = p.steps;
+        cur.step = p.step_length();
+        cur.swing = p.swing;
+        cur.pattern = pattern;
+        cur.song = song;
+        cur.slot = slot;
+        cur.repeat = repeat;
+        cur.number = number;
+        next_step = 0;
+        next_q = start;
+        next_q_frame = frame_of(next_q);
+    }
+
+    // Finds the instance containing the target and begins it. False when there is none
+    // (song mode past the end of a chain that does not loop, or an empty chain).
+    bool locate_instance(const Model& m, const Target& t) noexcept RT_NONBLOCKING {
+        if (!m.song.enabled) {
+            const Position len = m.pattern[m.selected].length();
+            const std::int64_t n = count(t, Position(0), len);
+            begin_instance(m, len * Position(n), m.selected, false, 0, 0,
+                           static_cast<std::uint64_t>(n));
+            return true;
+        }
+        const int slots = m.song.length;
+        if (slots == 0) {
+            return false;
+        }
+        Position total(0);
+        std::uint64_t total_repeats = 0;
+        for (int s = 0; s < slots; ++s) {
+            const ChainSlot& c = m.song.chain[static_cast<std::size_t>(s)];
+            total = total + m.pattern[c.pattern].length() * Position(c.repeats);
+            total_repeats += c.repeats;
+        }
+        std::int64_t loops = m.song.loop ? count(t, Position(0), total) : 0;
+        Position base = total * Position(loops);
+        std::uint64_t number = static_cast<std::uint64_t>(loops) * total_repeats;
+        for (int s = 0; s < slots; ++s) {
+            const ChainSlot& c = m.song.chain[static_cast<std::size_t>(s)];
+            const Position len = m.pattern[c.pattern].length();
+            const Position span = len * Position(c.repeats);
+            if (count(t, base, span) >= 1) {
+                base = base + span;
+                number += c.repeats;
+                continue;
+            }
+            const std::int64_t rep = std::min<std::int64_t>(count(t, base, len), c.repeats - 1);
+            begin_instance(m, base + len * Position(rep), c.pattern, true,
+                           static_cast<std::uint8_t>(s), static_cast<std::uint8_t>(rep),
+                           number + static_cast<std::uint64_t>(rep));
+            return true;
+        }
+        return false;
+    }
+
+    // At the end of the current instance: the next one (pattern select, song chain), or
+    // false when the song ends there.
+    bool next_instance(const Model& m) noexcept RT_NONBLOCKING {
+        const Position start = cur.start + cur.length;
+        const std::uint64_t number = cur.number + 1;
+        if (!m.song.enabled) {
+            begin_instance(m, start, m.selected, false, 0, 0, number);
+            return true;
+        }
+        const int slots = m.song.length;
+        int slot = 0;
+        int repeat = 0;
+        if (cur.song) {
+            slot = cur.slot;
+            repeat = cur.repeat + 1;
+            if (slot >= slots || repeat >= m.song.chain[cur.slot].repeats) {
+                slot += 1;
+                repeat = 0;
+            }
+        }
+        if (slot >= slots) {
+            if (!m.song.loop || slots == 0) {
+                return false;
+            }
+            slot = 0;
+        }
+        begin_instance(m, start, m.song.chain[static_cast<std::size_t>(slot)].pattern, true,
+                       static_cast<std::uint8_t>(slot), static_cast<std::uint8_t>(repeat), number);
+        return true;
+    }
+
+    // ---- scheduling ------------------------------------------------------------------
+    bool keep(Position pos, Frame frame) const noexcept RT_NONBLOCKING {
+        switch (filter) {
+        case Filter::none:
+            return true;
+        case Filter::position:
+            return pos >= filter_pos;
+        case Filter::frame:
+            return frame - offset >= filter_song_frame;
+        }
+        return true;
+    }
+
+    void schedule_step(const Model& m, int k) noexcept RT_NONBLOCKING {
+        const Pattern& pat = m.pattern[cur.pattern];
+        const int tracks = std::min<int>(m.tracks, max_tracks);
+        bool any_solo = false;
+        for (int t = 0; t < tracks; ++t) {
+            any_solo = any_solo || m.track[static_cast<std::size_t>(t)].solo;
+        }
+        const Position d = cur.step;
+        const Position step_start = cur.start + d * Position(k);
+        // Offsets within the step in units of d / (2000 * 96 * r): swing (w * d / 2),
+        // microtiming (m * d / 96) and ratchet hits (j * d / r) share one denominator.
+        const std::int64_t swing_u = (k % 2 == 1) ? std::int64_t{cur.swing} * 96 : 0;
+        std::uint32_t mask = 0;
+        for (int t = 0; t < tracks; ++t) {
+            const Track& tr = m.track[static_cast<std::size_t>(t)];
+            const Step& st = pat.grid[static_cast<std::size_t>(t)][static_cast<std::size_t>(k)];
+            if (!st.on || tr.mute || (any_solo && !tr.solo)) {
+                continue;
+            }
+            if (!step_fires(opt.seed, t, cur.number, k, st.probability)) {
+                continue;
+            }
+            mask |= std::uint32_t{1} << t;
+            const std::int64_t r = std::clamp<std::int64_t>(st.ratchet, 1, max_ratchet);
+            const std::int64_t unit_den = 2000 * 96 * r; // d / unit_den is one unit
+            const std::int64_t base_u = (swing_u + std::int64_t{st.micro} * 2000) * r;
+            const std::int64_t hit_u = 2000 * 96;                     // one ratchet hit: d / r
+            const std::int64_t gate_u = std::int64_t{tr.gate} * 2000; // g * (d / r) / 96
+            const Position unit = d / Position(unit_den);
+            for (std::int64_t j = 0; j < r; ++j) {
+                Position e = step_start + unit * Position(base_u + j * hit_u);
+                if (e < cur.start) {
+                    e = cur.start;
+                }
+                const Frame on_frame = frame_of(e);
+                if (!keep(e, on_frame)) {
+                    continue;
+                }
+                const Position off = e + unit * Position(gate_u);
+                const Frame off_frame = frame_of(off);
+                for (int l = 0; l < max_layers; ++l) {
+                    const std::int8_t note = tr.notes[static_cast<std::size_t>(l)];
+                    if ((st.layers & (1U << l)) == 0 || note < 0) {
+                        continue;
+                    }
+                    NoteEvent ev;
+                    ev.serial = ++serial;
+                    ev.track = static_cast<std::uint8_t>(t);
+                    ev.layer = static_cast<std::uint8_t>(l);
+                    ev.channel = static_cast<std::uint8_t>(tr.channel & 0x0FU);
+                    ev.note = static_cast<std::uint8_t>(note);
+                    ev.velocity = st.velocity;
+                    ev.cls = class_on;
+                    ev.pos = e;
+                    ev.frame = on_frame;
+                    if (heap_n + 2 > heap.size()) {
+                        bump(n_dropped); // the pair stays whole: a note-on never hangs
+                        continue;
+                    }
+                    push(ev);
+                    ev.cls = (off_frame == on_frame) ? class_off_late : class_off;
+                    ev.on_pos = e;
+                    ev.pos = off;
+                    ev.frame = off_frame;
+                    push(ev);
+                }
+            }
+        }
+        const Frame sync_frame = frame_of(step_start);
+        if (keep(step_start, sync_frame)) {
+            if (sync_n == sync.size()) {
+                bump(n_dropped);
+            } else {
+                SyncEntry& s = sync[(sync_head + sync_n) % sync.size()];
+                s.frame = sync_frame;
+                s.pos = step_start;
+                s.mask = mask;
+                s.pattern = cur.pattern;
+                s.step = static_cast<std::uint8_t>(k);
+                s.slot = cur.slot;
+                ++sync_n;
+            }
+        }
+    }
+
+    // The scheduling point of step k of the current instance (k == steps: the boundary).
+    void set_next_q(int k) noexcept RT_NONBLOCKING {
+        next_step = k;
+        if (k == 0) {
+            next_q = cur.start;
+        } else if (k >= cur.steps) {
+            next_q = cur.start + cur.length;
+        } else {
+            next_q = cur.start + cur.step * Position(2 * k - 1, 2);
+        }
+        next_q_frame = frame_of(next_q);
+    }
+
+    void schedule_next(const Model& m) noexcept RT_NONBLOCKING {
+        if (next_step < cur.steps) {
+            schedule_step(m, next_step);
+            set_next_q(next_step + 1);
+            return;
+        }
+        const Frame at = next_q_frame;
+        filter = Filter::none; // later instances start after any start position
+        if (!next_instance(m)) {
+            stop_at(at, Reason::chain_end);
+        }
+    }
+
+    void render(Frame from, Frame to) noexcept RT_NONBLOCKING {
+        (void)from;
+        while (playing) {
+            const Frame t = next_q_frame < to ? next_q_frame : to;
+            emit_until(t);
+            if (next_q_frame >= to) {
+                break;
+            }
+            schedule_next(*model);
+        }
+    }
+
+    // ---- transport -------------------------------------------------------------------
+    void started(Frame f, Position p) noexcept RT_NONBLOCKING {
+        FromEngine m;
+        m.kind = FromEngineKind::started;
+        m.frame = f;
+        m.position = p;
+        feedback(m);
+    }
+
+    // Starts (or relocates) at frame f from the target. `fresh`: a new start (the map is
+    // rebuilt in internal mode, FA when from position 0).
+    void start_at(Frame f, const Target& t, bool fresh) noexcept RT_NONBLOCKING {
+        const Model& m = *model;
+        if (m.song.enabled && m.song.length == 0) {
+            FromEngine fb;
+            fb.kind = FromEngineKind::stopped;
+            fb.reason = Reason::empty_chain;
+            fb.frame = f;
+            feedback(fb);
+            return;
+        }
+        if (playing) {
+            all_notes_off(f);
+        }
+        if (!following()) {
+            if (fresh) {
+                rebuild_map();
+                next_tempo = 0;
+                bpm_now = start_tempo;
+            }
+            offset = f - song_emitted(t.pos);
+            filter = t.pos == Position(0) ? Filter::none : Filter::position;
+            filter_pos = t.pos;
+        } else {
+            offset = f - t.song_frame;
+            filter = Filter::frame;
+            filter_song_frame = t.song_frame;
+            next_tempo = 0;
+            bpm_now = start_tempo;
+            while (next_tempo < tempo_n && song_emitted(tempos[next_tempo].pos) < t.song_frame) {
+                bpm_now = tempos[next_tempo].bpm;
+                ++next_tempo;
+            }
+        }
+        playing = true;
+        if (!locate_instance(m, t)) {
+            playing = false;
+            stop_at(f, Reason::chain_end);
+            return;
+        }
+        // Clock: the first tick at or after the start.
+        if (t.by_frame) {
+            next_tick =
+                timeline.first_step_at_or_after(t.song_frame, Position(0), Position(1, clock_ppqn));
+        } else {
+            next_tick = (t.pos * Position(clock_ppqn)).ceil();
+        }
+        if (next_tick < 0) {
+            next_tick = 0;
+        }
+        next_tick_frame = frame_of(Position(next_tick, clock_ppqn));
+        const bool from_zero = t.by_frame ? t.song_frame == 0 : t.pos == Position(0);
+        if (from_zero && fresh) {
+            write(port_clock, f, {midi_start});
+        } else {
+            const std::int64_t spp = std::min<std::int64_t>(next_tick / 6, 0x3FFF);
+            write(port_clock, f,
+                  {midi_song_position, static_cast<std::uint8_t>(spp & 0x7F),
+                   static_cast<std::uint8_t>((spp >> 7) & 0x7F)});
+            write(port_clock, f, {midi_continue});
+        }
+        if (t.by_frame) {
+            started(f, Position(count(t, Position(0), Position(1, bbt_ticks)), bbt_ticks));
+        } else {
+            started(f, t.pos);
+        }
+    }
+
+    void stop_at(Frame f, Reason why) noexcept RT_NONBLOCKING {
+        if (playing) {
+            all_notes_off(f);
+            write(port_clock, f, {midi_stop});
+            write(port_sync, f, {0xF0, sysex_id, 0x02, 0xF7});
+            if (!following()) {
+                // The tempo in force at f is the next start's tempo; changes not reached
+                // stay scheduled.
+                pass_tempos(f + 1);
+                start_tempo = bpm_now;
+            }
+        }
+        playing = false;
+        has_cue = false;
+        filter = Filter::none;
+        FromEngine m;
+        m.kind = FromEngineKind::stopped;
+        m.reason = why;
+        m.frame = f;
+        feedback(m);
+    }
+
+    void apply(const ToEngine& msg, Frame f) noexcept RT_NONBLOCKING {
+        switch (msg.kind) {
+        case ToEngineKind::play:
+            if (following() || playing) {
+                return;
+            }
+            {
+                Target t;
+                t.pos = msg.has_position ? msg.position : (has_cue ? cue : Position(0));
+                if (t.pos < Position(0)) {
+                    t.pos = Position(0);
+                }
+                has_cue = false;
+                start_at(f, t, true);
+            }
+            return;
+        case ToEngineKind::stop:
+            if (!following() && playing) {
+                stop_at(f, Reason::user);
+            }
+            return;
+        case ToEngineKind::locate:
+            if (following() || msg.position < Position(0)) {
+                return;
+            }
+            if (playing) {
+                Target t;
+                t.pos = msg.position;
+                start_at(f, t, false);
+            } else {
+                cue = msg.position;
+                has_cue = true;
+            }
+            return;
+        case ToEngineKind::tempo:
+            tempo_message(msg, f);
+            return;
+        case ToEngineKind::clear_tempo:
+            clear_tempo(f);
+            return;
+        }
+    }
+
+    // follow/master: JACK transport at the cycle start drives start, stop and locate.
+    void follow_transport(const jack::Cycle& c) noexcept RT_NONBLOCKING {
+        if (!following() || !c.transport.valid) {
+            return;
+        }
+        const bool rolling = c.transport.state == jack::TransportState::rolling;
+        const std::uint32_t tf = c.transport.frame;
+        if (rolling) {
+            Target t;
+            t.by_frame = true;
+            t.song_frame = tf;
+            if (!playing) {
+                if (!start_refused) {
+                    start_at(c.start, t, true);
+                    start_refused = !playing;
+                }
+            } else if (tf != t_expected) {
+                start_at(c.start, t, false);
+            }
+            t_expected = tf + c.nframes;
+        } else {
+            start_refused = false;
+            if (playing) {
+                stop_at(c.start, Reason::user);
+            }
+        }
+    }
+
+    void publish_status(const jack::Cycle& c) noexcept RT_NONBLOCKING {
+        EngineStatus s;
+        s.playing = playing;
+        s.pattern = playing ? st_pattern : model->selected;
+        s.step = st_step;
+        s.slot = st_slot;
+        s.instances = playing ? cur.number + 1 : 0;
+        s.frame = c.end();
+        s.bpm = bpm_now;
+        status.store(s);
+    }
+
+    void process(jack::Cycle& c) noexcept RT_NONBLOCKING {
+        cyc = &c;
+        const Model* m = owner.model_.acquire();
+        model = m != nullptr ? m : fallback.get();
+        if (c.rate != 0 && c.rate != rate) {
+            // First cycle, or a new sample rate: start over (nothing can carry over).
+            if (playing) {
+                stop_at(c.start, Reason::user);
+            }
+            rate = c.rate;
+            rebuild_map();
+        }
+        follow_transport(c);
+        Frame cur_frame = c.start;
+        const Frame end = c.end();
+        for (;;) {
+            const ToEngine* msg = owner.to_engine_.try_front();
+            if (msg == nullptr) {
+                break;
+            }
+            Frame at = msg->frame == asap ? c.start : msg->frame;
+            if (at >= end) {
+                break; // a later cycle's
+            }
+            if (at < cur_frame) {
+                at = cur_frame; // due already: as soon as possible
+            }
+            const ToEngine copy = *msg;
+            owner.to_engine_.pop_front();
+            if (rate != 0) {
+                render(cur_frame, at);
+                cur_frame = at;
+                apply(copy, at);
+            }
+        }
+        if (rate != 0) {
+            render(cur_frame, end);
+            pass_tempos(end);
+        }
+        publish_status(c);
+        owner.model_.release();
+        bump(n_cycles);
+        cyc = nullptr;
+        model = nullptr;
+    }
+
+    bool timebase(std::uint32_t transport_frame, jack::Bbt& out) const noexcept RT_NONBLOCKING {
+        if (opt.transport != TransportMode::master || rate == 0) {
+            return false;
+        }
+        // floor(position * 1920): the last tick whose ideal frame is at or before the frame.
+        std::int64_t ticks = timeline.first_step_at_or_after(Frame{transport_frame} + 1,
+                                                             Position(0), Position(1, bbt_ticks)) -
+                             1;
+        if (ticks < 0) {
+            ticks = 0;
+        }
+        const std::int64_t per_bar = bbt_ticks * beats_per_bar;
+        const std::int64_t bar = ticks / per_bar;
+        out.bar = static_cast<std::int32_t>(bar + 1);
+        out.beat = static_cast<std::int32_t>((ticks / bbt_ticks) % beats_per_bar + 1);
+        out.tick = static_cast<std::int32_t>(ticks % bbt_ticks);
+        out.bar_start_tick = static_cast<double>(bar * per_bar);
+        out.beats_per_bar = static_cast<float>(beats_per_bar);
+        out.beat_type = 4;
+        out.ticks_per_beat = static_cast<double>(bbt_ticks);
+        out.beats_per_minute = timeline.tempo_at(Position(ticks, bbt_ticks)).to_double();
+        return true;
+    }
+};
+
+Engine::Engine(EngineOptions options, Published<Model>& model)
+    : options_(options), model_(model), to_engine_(options.queue_capacity),
+      from_engine_(options.queue_capacity), impl_(new Impl(options_, *this)) {}
+
+Engine::~Engine() {
+    delete impl_;
+}
+
+void Engine::process(jack::Cycle& cycle) noexcept RT_NONBLOCKING {
+    impl_->process(cycle);
+}
+
+bool Engine::timebase(std::uint32_t transport_frame, jack::Bbt& out) noexcept RT_NONBLOCKING {
+    return impl_->timebase(transport_frame, out);
+}
+
+bool Engine::send(const ToEngine& message) noexcept {
+    return to_engine_.try_push(message);
+}
+
+bool Engine::receive(FromEngine& out) noexcept {
+    return from_engine_.try_pop(out);
+}
+
+EngineStatus Engine::status() const noexcept {
+    EngineStatus s;
+    if (!impl_->status.load(s)) {
+        s.bpm = options_.tempo; // no cycle yet
+    }
+    return s;
+}
+
+EngineCounters Engine::counters() const noexcept {
+    EngineCounters c;
+    c.cycles = impl_->n_cycles.load(std::memory_order_relaxed);
+    c.notes = impl_->n_notes.load(std::memory_order_relaxed);
+    c.midi_refused = impl_->n_refused.load(std::memory_order_relaxed);
+    c.feedback_dropped = impl_->n_feedback_dropped.load(std::memory_order_relaxed);
+    c.tempo_refused = impl_->n_tempo_refused.load(std::memory_order_relaxed);
+    c.events_dropped = impl_->n_dropped.load(std::memory_order_relaxed);
+    return c;
+}
+
+} // namespace lockstep::seq
