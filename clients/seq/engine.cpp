@@ -44,34 +44,40 @@ constexpr std::int64_t clock_ppqn = 24;
 constexpr std::int64_t bbt_ticks = 1920;
 constexpr std::int64_t beats_per_bar = 4;
 
+// A pending note-on or note-off. The heap holds small entries (frame, order key, index);
+// the events themselves stay put in a pool.
 struct NoteEvent {
-    Frame frame = 0;
     Position pos;             // where this event sits
     Position on_pos;          // note-off: its note-on's position (to tell class_off_late)
     std::uint64_t serial = 0; // one per note: its on and off share it
-    std::uint8_t cls = class_on;
     std::uint8_t track = 0;
     std::uint8_t layer = 0;
     std::uint8_t channel = 0;
     std::uint8_t note = 0;
     std::uint8_t velocity = 0;
+    bool on = true;
 };
 
-// Heap order: true when a must come out before b.
-inline bool before(const NoteEvent& a, const NoteEvent& b) noexcept RT_NONBLOCKING {
-    if (a.frame != b.frame) {
-        return a.frame < b.frame;
-    }
-    if (a.cls != b.cls) {
-        return a.cls < b.cls;
-    }
-    if (a.track != b.track) {
-        return a.track < b.track;
-    }
-    if (a.layer != b.layer) {
-        return a.layer < b.layer;
-    }
-    return a.serial < b.serial;
+// Order within a frame packed into one word: class, track, layer, then the note's serial.
+constexpr std::uint64_t serial_bits = 55;
+constexpr std::uint64_t make_key(std::uint8_t cls, std::uint8_t track, std::uint8_t layer,
+                                 std::uint64_t serial) noexcept RT_NONBLOCKING {
+    return (std::uint64_t{cls} << 62) | (std::uint64_t{track} << 57) |
+           (std::uint64_t{layer} << serial_bits) |
+           (serial & ((std::uint64_t{1} << serial_bits) - 1));
+}
+constexpr std::uint8_t key_class(std::uint64_t key) noexcept RT_NONBLOCKING {
+    return static_cast<std::uint8_t>(key >> 62);
+}
+
+struct Slot {
+    Frame frame = 0;
+    std::uint64_t key = 0;
+    std::uint32_t index = 0; // into the pool
+};
+
+inline bool before(const Slot& a, const Slot& b) noexcept RT_NONBLOCKING {
+    return a.frame != b.frame ? a.frame < b.frame : a.key < b.key;
 }
 
 struct SyncEntry {
@@ -133,7 +139,11 @@ struct Engine::Impl {
         : opt(o), owner(e), timeline(48000, valid_bpm(o.tempo) ? o.tempo : Bpm(120)),
           start_tempo(valid_bpm(o.tempo) ? o.tempo : Bpm(120)), bpm_now(start_tempo) {
         timeline.reserve(2 * o.tempo_changes + 4);
-        heap.resize(std::max<std::size_t>(o.max_pending, 64));
+        const std::size_t pending = std::max<std::size_t>(o.max_pending, 64);
+        heap.resize(pending);
+        pool.resize(pending);
+        free_list.resize(pending);
+        reset_pool();
         sync.resize(sync_capacity);
         tempos.resize(std::max<std::size_t>(o.tempo_changes, 1));
         held.resize(held_slots);
@@ -150,8 +160,11 @@ struct Engine::Impl {
     Bpm start_tempo;        // tempo at position 0 of the next start
     Bpm bpm_now;            // tempo in force at the last cycle's end
 
-    std::vector<NoteEvent> heap;
+    std::vector<Slot> heap;
     std::size_t heap_n = 0;
+    std::vector<NoteEvent> pool;
+    std::vector<std::uint32_t> free_list;
+    std::size_t free_n = 0;
     std::vector<SyncEntry> sync;
     std::size_t sync_head = 0;
     std::size_t sync_n = 0;
@@ -253,8 +266,15 @@ struct Engine::Impl {
     }
 
     // ---- heap ------------------------------------------------------------------------
+    void reset_pool() noexcept RT_NONBLOCKING {
+        heap_n = 0;
+        free_n = free_list.size();
+        for (std::size_t i = 0; i < free_n; ++i) {
+            free_list[i] = static_cast<std::uint32_t>(free_n - 1 - i);
+        }
+    }
     void sift_up(std::size_t i) noexcept RT_NONBLOCKING {
-        const NoteEvent e = heap[i];
+        const Slot e = heap[i];
         while (i > 0) {
             const std::size_t parent = (i - 1) / 2;
             if (!before(e, heap[parent])) {
@@ -266,7 +286,7 @@ struct Engine::Impl {
         heap[i] = e;
     }
     void sift_down(std::size_t i) noexcept RT_NONBLOCKING {
-        const NoteEvent e = heap[i];
+        const Slot e = heap[i];
         for (;;) {
             std::size_t c = 2 * i + 1;
             if (c >= heap_n) {
@@ -283,17 +303,16 @@ struct Engine::Impl {
         }
         heap[i] = e;
     }
-    bool push(const NoteEvent& e) noexcept RT_NONBLOCKING {
-        if (heap_n == heap.size()) {
-            bump(n_dropped);
-            return false;
-        }
-        heap[heap_n] = e;
+    // Caller checked there is room (free_n > 0).
+    void push(const NoteEvent& e, Frame frame, std::uint8_t cls) noexcept RT_NONBLOCKING {
+        const std::uint32_t idx = free_list[--free_n];
+        pool[idx] = e;
+        heap[heap_n] = Slot{frame, make_key(cls, e.track, e.layer, e.serial), idx};
         sift_up(heap_n);
         ++heap_n;
-        return true;
     }
     void pop() noexcept RT_NONBLOCKING {
+        free_list[free_n++] = heap[0].index;
         --heap_n;
         if (heap_n > 0) {
             heap[0] = heap[heap_n];
@@ -302,15 +321,15 @@ struct Engine::Impl {
     }
 
     // ---- emission --------------------------------------------------------------------
-    void emit_event(const NoteEvent& e) noexcept RT_NONBLOCKING {
+    void emit_event(const NoteEvent& e, Frame frame) noexcept RT_NONBLOCKING {
         Held& h = held[std::size_t{e.channel} * 128 + e.note];
-        if (e.cls == class_on) {
+        if (e.on) {
             if (h.serial != 0) {
                 // Same note still held: its note-off now, just before the new note-on; its
                 // own pending note-off no longer matches h.serial and is skipped.
-                write_note(h.track, e.frame, midi_note_off | e.channel, e.note, 0);
+                write_note(h.track, frame, midi_note_off | e.channel, e.note, 0);
             }
-            write_note(e.track, e.frame, midi_note_on | e.channel, e.note, e.velocity);
+            write_note(e.track, frame, midi_note_on | e.channel, e.note, e.velocity);
             bump(n_notes);
             h.serial = e.serial;
             h.track = e.track;
@@ -318,16 +337,17 @@ struct Engine::Impl {
             h.channel = e.channel;
             h.note = e.note;
         } else if (h.serial == e.serial) {
-            write_note(e.track, e.frame, midi_note_off | e.channel, e.note, 0);
+            write_note(e.track, frame, midi_note_off | e.channel, e.note, 0);
             h.serial = 0;
         }
     }
 
     void emit_until(Frame t) noexcept RT_NONBLOCKING {
         while (heap_n > 0 && heap[0].frame < t) {
-            const NoteEvent e = heap[0];
-            pop();
-            emit_event(e);
+            const Frame frame = heap[0].frame;
+            const std::uint32_t idx = heap[0].index;
+            pop(); // the pool entry stays valid until the next push
+            emit_event(pool[idx], frame);
         }
         while (sync_n > 0 && sync[sync_head].frame < t) {
             const SyncEntry& s = sync[sync_head];
@@ -388,7 +408,7 @@ struct Engine::Impl {
             const Held& h = stop_scratch[i];
             write_note(h.track, f, midi_note_off | h.channel, h.note, 0);
         }
-        heap_n = 0;
+        reset_pool();
         sync_n = 0;
         sync_head = 0;
     }
@@ -421,10 +441,13 @@ struct Engine::Impl {
             return;
         }
         for (std::size_t i = 0; i < heap_n; ++i) {
-            NoteEvent& e = heap[i];
-            e.frame = frame_of(e.pos);
-            if (e.cls != class_on) {
-                e.cls = (frame_of(e.on_pos) == e.frame) ? class_off_late : class_off;
+            Slot& sl = heap[i];
+            const NoteEvent& e = pool[sl.index];
+            sl.frame = frame_of(e.pos);
+            if (!e.on) {
+                const std::uint8_t cls =
+                    (frame_of(e.on_pos) == sl.frame) ? class_off_late : class_off;
+                sl.key = make_key(cls, e.track, e.layer, e.serial);
             }
         }
         for (std::size_t i = heap_n / 2; i-- > 0;) {
@@ -737,21 +760,22 @@ struct Engine::Impl {
             }
             mask |= std::uint32_t{1} << t;
             const std::int64_t r = std::clamp<std::int64_t>(st.ratchet, 1, max_ratchet);
-            const std::int64_t unit_den = 2000 * 96 * r; // d / unit_den is one unit
-            const std::int64_t base_u = (swing_u + std::int64_t{st.micro} * 2000) * r;
+            // Hit j at S + rel_u * d / unit_den (one exact Rational each, few operations).
+            const std::int64_t unit_den = 2000 * 96 * r;
             const std::int64_t hit_u = 2000 * 96;                     // one ratchet hit: d / r
             const std::int64_t gate_u = std::int64_t{tr.gate} * 2000; // g * (d / r) / 96
-            const Position unit = d / Position(unit_den);
+            const std::int64_t first_u =
+                k * unit_den + (swing_u + std::int64_t{st.micro} * 2000) * r;
+            const std::int64_t den = unit_den * d.den();
             for (std::int64_t j = 0; j < r; ++j) {
-                Position e = step_start + unit * Position(base_u + j * hit_u);
-                if (e < cur.start) {
-                    e = cur.start;
-                }
+                // Never before the instance's start (an early step 0 plays at S).
+                const std::int64_t rel_u = std::max<std::int64_t>(first_u + j * hit_u, 0);
+                const Position e = cur.start + Position(rel_u * d.num(), den);
                 const Frame on_frame = frame_of(e);
                 if (!keep(e, on_frame)) {
                     continue;
                 }
-                const Position off = e + unit * Position(gate_u);
+                const Position off = cur.start + Position((rel_u + gate_u) * d.num(), den);
                 const Frame off_frame = frame_of(off);
                 for (int l = 0; l < max_layers; ++l) {
                     const std::int8_t note = tr.notes[static_cast<std::size_t>(l)];
@@ -765,19 +789,17 @@ struct Engine::Impl {
                     ev.channel = static_cast<std::uint8_t>(tr.channel & 0x0FU);
                     ev.note = static_cast<std::uint8_t>(note);
                     ev.velocity = st.velocity;
-                    ev.cls = class_on;
+                    ev.on = true;
                     ev.pos = e;
-                    ev.frame = on_frame;
-                    if (heap_n + 2 > heap.size()) {
+                    if (free_n < 2) {
                         bump(n_dropped); // the pair stays whole: a note-on never hangs
                         continue;
                     }
-                    push(ev);
-                    ev.cls = (off_frame == on_frame) ? class_off_late : class_off;
+                    push(ev, on_frame, class_on);
+                    ev.on = false;
                     ev.on_pos = e;
                     ev.pos = off;
-                    ev.frame = off_frame;
-                    push(ev);
+                    push(ev, off_frame, off_frame == on_frame ? class_off_late : class_off);
                 }
             }
         }

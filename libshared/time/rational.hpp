@@ -46,6 +46,18 @@ public:
             n = -n;
             d = -d;
         }
+        constexpr i128 lim64 = std::numeric_limits<std::int64_t>::max();
+        if (n <= lim64 && n >= -lim64 && d <= lim64) {
+            // Fast path (the common case): 64-bit gcd and divisions, same result.
+            const auto n64 = static_cast<std::int64_t>(n);
+            const auto d64 = static_cast<std::int64_t>(d);
+            const std::uint64_t g64 = gcd64(static_cast<std::uint64_t>(n64 < 0 ? -n64 : n64),
+                                            static_cast<std::uint64_t>(d64));
+            Rational r;
+            r.num_ = n64 / static_cast<std::int64_t>(g64);
+            r.den_ = d64 / static_cast<std::int64_t>(g64);
+            return r;
+        }
         const i128 g = gcd128(n < 0 ? -n : n, d);
         n /= g;
         d /= g;
@@ -100,8 +112,9 @@ public:
     friend constexpr std::optional<Rational> checked_add(Rational a,
                                                          Rational b) noexcept RT_NONBLOCKING {
         // Over the lcm of the denominators: exact and within 128 bits.
-        const i128 g = gcd128(a.den_, b.den_);
-        const i128 bd = b.den_ / g;
+        const auto g = static_cast<std::int64_t>(
+            gcd64(static_cast<std::uint64_t>(a.den_), static_cast<std::uint64_t>(b.den_)));
+        const std::int64_t bd = b.den_ / g;
         return make(static_cast<i128>(a.num_) * bd + static_cast<i128>(b.num_) * (a.den_ / g),
                     static_cast<i128>(a.den_) * bd);
     }
@@ -146,8 +159,21 @@ private:
         }
         return *r;
     }
+    // Both arguments >= 0; gcd(0, d) = d; 1 when both are 0.
+    static constexpr std::uint64_t gcd64(std::uint64_t a, std::uint64_t b) noexcept RT_NONBLOCKING {
+        while (b != 0) {
+            const std::uint64_t t = a % b;
+            a = b;
+            b = t;
+        }
+        return a == 0 ? 1 : a;
+    }
     // Both arguments >= 0; gcd(0, d) = d.
     static constexpr i128 gcd128(i128 a, i128 b) noexcept RT_NONBLOCKING {
+        if ((a >> 64) == 0 && (b >> 64) == 0) {
+            return static_cast<i128>(
+                gcd64(static_cast<std::uint64_t>(a), static_cast<std::uint64_t>(b)));
+        }
         while (b != 0) {
             const i128 t = a % b;
             a = b;
