@@ -66,9 +66,6 @@ constexpr std::uint64_t make_key(std::uint8_t cls, std::uint8_t track, std::uint
            (std::uint64_t{layer} << serial_bits) |
            (serial & ((std::uint64_t{1} << serial_bits) - 1));
 }
-constexpr std::uint8_t key_class(std::uint64_t key) noexcept RT_NONBLOCKING {
-    return static_cast<std::uint8_t>(key >> 62);
-}
 
 struct Slot {
     Frame frame = 0;

@@ -70,9 +70,9 @@ public:
     Engine& operator=(const Engine&) = delete;
 
     // RT: one cycle. Applies due messages at their exact frames, emits the cycle's MIDI.
-    void process(jack::Cycle& cycle) noexcept override RT_NONBLOCKING;
+    void process(jack::Cycle& cycle) noexcept RT_NONBLOCKING override;
     // RT: BBT and tempo at a transport frame (master mode).
-    bool timebase(std::uint32_t transport_frame, jack::Bbt& out) noexcept override RT_NONBLOCKING;
+    bool timebase(std::uint32_t transport_frame, jack::Bbt& out) noexcept RT_NONBLOCKING override;
 
     // Control thread: queue a message for the audio thread; false when the queue is full.
     bool send(const ToEngine& message) noexcept;

@@ -195,10 +195,4 @@ inline std::vector<Event> notes(const std::vector<Event>& v) {
     return r;
 }
 
-inline std::vector<Event> sorted(std::vector<Event> v) {
-    std::stable_sort(v.begin(), v.end(),
-                     [](const Event& a, const Event& b) { return a.frame < b.frame; });
-    return v;
-}
-
 } // namespace lockstep::seq::test
