@@ -869,6 +869,10 @@ struct Engine::Impl {
     void start_at(Frame f, const Target& t, bool fresh) noexcept RT_NONBLOCKING {
         const Model& m = *model;
         if (m.song.enabled && m.song.length == 0) {
+            if (playing) {
+                stop_at(f, Reason::empty_chain); // a locate into an emptied chain
+                return;
+            }
             FromEngine fb;
             fb.kind = FromEngineKind::stopped;
             fb.reason = Reason::empty_chain;

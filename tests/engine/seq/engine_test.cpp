@@ -379,6 +379,61 @@ TEST(SeqEngine, RetroactiveTempoChangeIsRefused) {
     EXPECT_EQ(it->reason, Reason::bad_position);
 }
 
+TEST(SeqEngine, ClearTempoDropsChangesNotReachedYet) {
+    Model m = default_model();
+    m.pattern[0].grid[0][0] = on_step();
+    m.pattern[0].grid[0][8] = on_step();
+    Rig rig(opts(), m);
+    rig.send(msg(ToEngineKind::play));
+    rig.send(tempo_at_msg(2, 90));
+    rig.send(tempo_at_msg(8, 200));
+    rig.send(msg(ToEngineKind::clear_tempo, f0 + 100000)); // after beat 2, before beat 8
+    const Frame end = f0 + 300000;
+    rig.run(f0, end, 64);
+    RefMap ref(rate, bpm137, f0);
+    ref.change(2, 90);
+    EXPECT_EQ(notes(rig.out(port_out)), expected(simple_hits(m, 0, 3), ref, end));
+    EXPECT_EQ(rig.engine().status().bpm, Bpm(90));
+}
+
+TEST(SeqEngine, TempoMapBeyondTheExactnessLimitIsRebasedAndSaysSo) {
+    Model m = default_model();
+    for (int k = 0; k < 16; ++k) {
+        m.pattern[0].grid[0][static_cast<std::size_t>(k)] = on_step();
+    }
+    Rig rig(opts(), m);
+    rig.send(msg(ToEngineKind::play));
+    std::int64_t p = 4294967291; // prime-ish numerators near 2^32: anchors grow fast
+    for (std::int64_t k = 1; k <= 40; ++k) {
+        rig.send(tempo_at_msg(Position(k, 2), Bpm(p, 30000000)));
+        p -= 2 * (1 + k % 5);
+    }
+    const Frame end = f0 + 600000;
+    rig.run(f0, end, 64);
+    int rebased = 0;
+    for (const FromEngine& f : rig.feedback()) {
+        EXPECT_NE(f.kind, FromEngineKind::tempo_refused);
+        if (f.kind == FromEngineKind::tempo_applied && f.reason == Reason::not_exact) {
+            ++rebased;
+        }
+    }
+    EXPECT_GE(rebased, 1);
+    // Still one note per sixteenth, in order, about 1/4 beat apart at ~143 BPM.
+    const auto v = notes(rig.out(port_out));
+    Frame last = 0;
+    int ons = 0;
+    for (const Event& e : v) {
+        if (e.bytes[0] == 0x99) {
+            if (ons > 0) {
+                EXPECT_NEAR(static_cast<double>(e.frame - last), 5028.0, 60.0);
+            }
+            last = e.frame;
+            ++ons;
+        }
+    }
+    EXPECT_GT(ons, 100);
+}
+
 TEST(SeqEngine, TimetaggedPlayAndStopMidCycle) {
     Model m = default_model();
     m.track[0].gate = 96;
