@@ -59,7 +59,7 @@ public:
 
     // RT: one cycle. Handles MIDI in at its frame offsets and writes every frame of
     // out_L/out_R.
-    void process(jack::Cycle& cycle) noexcept override RT_NONBLOCKING;
+    void process(jack::Cycle& cycle) noexcept RT_NONBLOCKING override;
 
     // Any thread.
     EngineCounters counters() const noexcept;

@@ -72,6 +72,8 @@ struct Parser {
     Level level = Level::none;
     SfzRegion global, master, group, region;
     bool in_region = false;
+    bool master_open = false; // a <master> since the last <global>
+    bool group_open = false;  // a <group> since the last <global>/<master>
     int line = 0;
 
     explicit Parser(const SfzLimits& l) : limits(l) {}
@@ -154,18 +156,20 @@ struct Parser {
         } else if (name == "global") {
             level = Level::global;
             global = SfzRegion{};
-            master = global;
-            group = global;
+            master_open = group_open = false;
         } else if (name == "master") {
             level = Level::master;
             master = global;
-            group = master;
+            master_open = true;
+            group_open = false;
         } else if (name == "group") {
             level = Level::group;
-            group = master;
+            group = master_open ? master : global;
+            group_open = true;
         } else if (name == "region") {
             level = Level::region;
-            region = group;
+            // Inherit from the innermost open level, as it stands now.
+            region = group_open ? group : (master_open ? master : global);
             region.line = line;
             in_region = true;
         } else {
