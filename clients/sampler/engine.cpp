@@ -43,48 +43,137 @@ struct Voice {
 };
 
 // ---- inner loops: where the voice-frames go ------------------------------------------
-// Each mixes n frames with a linear gain ramp per channel: gain(i) = g0 + dg * i (the
-// envelope is piecewise linear, so a sub-block never needs a per-frame branch).
+// Voices mix into one interleaved stereo accumulator (L0 R0 L1 R1 ...), so a stereo frame
+// is one 2-lane add and two frames one 4-lane SSE operation; process() splits it into
+// out_L/out_R once per cycle. The gain is a linear ramp per channel, g(i) = g0 + dg * i
+// (the envelope is piecewise linear, so a sub-block never needs a per-frame branch).
 
+using F4 = float __attribute__((vector_size(16)));
+using F2 = float __attribute__((vector_size(8)));
+
+inline F4 load4(const float* p) noexcept RT_NONBLOCKING {
+    F4 v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+inline void store4(float* p, F4 v) noexcept RT_NONBLOCKING {
+    __builtin_memcpy(p, &v, sizeof v);
+}
+inline F2 load2(const float* p) noexcept RT_NONBLOCKING {
+    F2 v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+inline void store2(float* p, F2 v) noexcept RT_NONBLOCKING {
+    __builtin_memcpy(p, &v, sizeof v);
+}
+
+struct Gain {
+    F4 g;    // lanes: L, R of frame i and of frame i + 1
+    F4 step; // added every two frames
+    Gain(float gl0, float dgl, float gr0, float dgr) noexcept RT_NONBLOCKING
+        : g{gl0, gr0, gl0 + dgl, gr0 + dgr},
+          step{2 * dgl, 2 * dgr, 2 * dgl, 2 * dgr} {}
+};
+
+// Ratio 1: frame k of the sample is added to output frame k, unchanged but for the gain.
 template <std::uint32_t Channels>
-void mix_exact(const float* __restrict x, float* __restrict l, float* __restrict r,
-               std::uint32_t n, float gl0, float dgl, float gr0,
-               float dgr) noexcept RT_NONBLOCKING {
-    for (std::uint32_t i = 0; i < n; ++i) {
-        const auto fi = static_cast<float>(i);
-        const float xl = x[i * Channels];
-        const float xr = x[i * Channels + Channels - 1];
-        l[i] += xl * (gl0 + dgl * fi);
-        r[i] += xr * (gr0 + dgr * fi);
+void mix_exact(const float* __restrict x, float* __restrict acc, std::uint32_t n, float gl0,
+               float dgl, float gr0, float dgr) noexcept RT_NONBLOCKING {
+    Gain gain(gl0, dgl, gr0, dgr);
+    const bool ramp = dgl != 0.0F || dgr != 0.0F;
+    std::uint32_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        F4 y;
+        if constexpr (Channels == 2) {
+            y = load4(x + 2 * i);
+        } else {
+            y = F4{x[i], x[i], x[i + 1], x[i + 1]};
+        }
+        store4(acc + 2 * i, load4(acc + 2 * i) + y * gain.g);
+        if (ramp) {
+            gain.g += gain.step;
+        }
+    }
+    if (i < n) {
+        const F2 y = Channels == 2 ? load2(x + 2 * i) : F2{x[i], x[i]};
+        store2(acc + 2 * i, load2(acc + 2 * i) + y * F2{gain.g[0], gain.g[1]});
     }
 }
 
-// 4-point, 3rd-order Hermite (Catmull-Rom) between x0 and x1 at t in [0, 1).
-inline float hermite(float xm1, float x0, float x1, float x2, float t) noexcept RT_NONBLOCKING {
-    const float c1 = 0.5F * (x1 - xm1);
-    const float c2 = xm1 - 2.5F * x0 + 2.0F * x1 - 0.5F * x2;
-    const float c3 = 0.5F * (x2 - xm1) + 1.5F * (x0 - x1);
-    return ((c3 * t + c2) * t + c1) * t + x0;
+// 4-point, 3rd-order Hermite (Catmull-Rom) between x0 and x1 at t in [0, 1), on lanes,
+// in Laurent de Soras' factoring (15 operations). At t = 0 it returns x0 exactly.
+template <typename V>
+inline V hermite(V xm1, V x0, V x1, V x2, V t) noexcept RT_NONBLOCKING {
+    const V c = (x1 - xm1) * 0.5F;
+    const V v = x0 - x1;
+    const V w = c + v;
+    const V a = w + v + (x2 - x0) * 0.5F;
+    const V b_neg = w + a;
+    return ((a * t - b_neg) * t + c) * t + x0;
+}
+
+constexpr float frac_scale = 1.0F / 4294967296.0F;
+
+inline float frac(std::uint64_t pos) noexcept RT_NONBLOCKING {
+    return static_cast<float>(static_cast<std::uint32_t>(pos)) * frac_scale;
+}
+
+// Taps xm1, x0, x1, x2 of the frame at `pos` as 2-lane vectors (L, R; mono duplicated).
+template <std::uint32_t Channels>
+inline void taps(const float* x, std::uint64_t pos, F2& a, F2& b, F2& c,
+                 F2& d) noexcept RT_NONBLOCKING {
+    const float* p = x + static_cast<std::ptrdiff_t>(pos >> 32) * Channels;
+    if constexpr (Channels == 2) {
+        a = load2(p - 2);
+        b = load2(p);
+        c = load2(p + 2);
+        d = load2(p + 4);
+    } else {
+        a = F2{p[-1], p[-1]};
+        b = F2{p[0], p[0]};
+        c = F2{p[1], p[1]};
+        d = F2{p[2], p[2]};
+    }
 }
 
 template <std::uint32_t Channels>
-std::uint64_t mix_interpolated(const float* __restrict x, float* __restrict l,
-                               float* __restrict r, std::uint32_t n, std::uint64_t pos,
-                               std::uint64_t inc, float gl0, float dgl, float gr0,
-                               float dgr) noexcept RT_NONBLOCKING {
-    constexpr float frac_scale = 1.0F / 4294967296.0F;
-    for (std::uint32_t i = 0; i < n; ++i) {
-        const auto fi = static_cast<float>(i);
+std::uint64_t mix_interpolated(const float* __restrict x, float* __restrict acc, std::uint32_t n,
+                               std::uint64_t pos, std::uint64_t inc, float gl0, float dgl,
+                               float gr0, float dgr) noexcept RT_NONBLOCKING {
+    Gain gain(gl0, dgl, gr0, dgr);
+    const bool ramp = dgl != 0.0F || dgr != 0.0F;
+    std::uint32_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        const std::uint64_t pos1 = pos + inc;
         const float* p = x + static_cast<std::ptrdiff_t>(pos >> 32) * Channels;
-        const float t = static_cast<float>(static_cast<std::uint32_t>(pos)) * frac_scale;
-        const float yl = hermite(p[-static_cast<std::ptrdiff_t>(Channels)], p[0], p[Channels],
-                                 p[2 * Channels], t);
-        float yr = yl;
+        const float* q = x + static_cast<std::ptrdiff_t>(pos1 >> 32) * Channels;
+        F4 a, b, c, d;
         if constexpr (Channels == 2) {
-            yr = hermite(p[-1], p[1], p[3], p[5], t);
+            a = F4{p[-2], p[-1], q[-2], q[-1]};
+            b = F4{p[0], p[1], q[0], q[1]};
+            c = F4{p[2], p[3], q[2], q[3]};
+            d = F4{p[4], p[5], q[4], q[5]};
+        } else {
+            a = F4{p[-1], p[-1], q[-1], q[-1]};
+            b = F4{p[0], p[0], q[0], q[0]};
+            c = F4{p[1], p[1], q[1], q[1]};
+            d = F4{p[2], p[2], q[2], q[2]};
         }
-        l[i] += yl * (gl0 + dgl * fi);
-        r[i] += yr * (gr0 + dgr * fi);
+        const float t0 = frac(pos), t1 = frac(pos1);
+        const F4 y = hermite(a, b, c, d, F4{t0, t0, t1, t1});
+        store4(acc + 2 * i, load4(acc + 2 * i) + y * gain.g);
+        if (ramp) {
+            gain.g += gain.step;
+        }
+        pos = pos1 + inc;
+    }
+    if (i < n) {
+        F2 a, b, c, d;
+        taps<Channels>(x, pos, a, b, c, d);
+        const float t = frac(pos);
+        const F2 y = hermite(a, b, c, d, F2{t, t});
+        store2(acc + 2 * i, load2(acc + 2 * i) + y * F2{gain.g[0], gain.g[1]});
         pos += inc;
     }
     return pos;
@@ -98,9 +187,10 @@ float velocity_gain(std::uint8_t velocity) noexcept RT_NONBLOCKING {
 }
 
 struct Engine::Impl {
-    std::vector<Voice> voices;      // options.voices + reserve for fading voices
-    std::vector<std::uint32_t> rr;  // round-robin counter per region index
+    std::vector<Voice> voices;            // options.voices + reserve for fading voices
+    std::vector<std::uint32_t> rr;        // round-robin counter per region index
     std::vector<std::uint64_t> cents_inc; // 2^(c/1200) in 32.32 for c in 0..1199
+    std::vector<float> mix;               // interleaved L/R accumulator, one cycle
     std::size_t polyphony = 0;
     std::size_t playing = 0; // active and not fading
     std::size_t active = 0;
@@ -196,8 +286,7 @@ struct Engine::Impl {
     }
 
     // Mixes frames [a, b) of this cycle into l/r.
-    void render(Voice& v, float* l, float* r, std::uint32_t a,
-                std::uint32_t b) noexcept RT_NONBLOCKING {
+    void render(Voice& v, float* acc, std::uint32_t a, std::uint32_t b) noexcept RT_NONBLOCKING {
         while (a < b && v.active) {
             std::uint32_t n = b - a;
             if (v.remaining < n) {
@@ -205,26 +294,26 @@ struct Engine::Impl {
             }
             // Frames left in the sample from pos (the last one reads frames - 1 + frac).
             const std::uint64_t end = v.frames << 32;
-            const std::uint64_t left = v.exact ? (end - v.pos) >> 32 : (end - v.pos + v.inc - 1) / v.inc;
+            const std::uint64_t left =
+                v.exact ? (end - v.pos) >> 32 : (end - v.pos + v.inc - 1) / v.inc;
             if (left < n) {
                 n = static_cast<std::uint32_t>(left);
             }
             const float gl0 = v.gl * v.level, dgl = v.gl * v.slope;
             const float gr0 = v.gr * v.level, dgr = v.gr * v.slope;
+            float* out = acc + 2 * static_cast<std::size_t>(a);
             if (v.exact) {
                 const float* x = v.data + (v.pos >> 32) * v.channels;
                 if (v.channels == 2) {
-                    mix_exact<2>(x, l + a, r + a, n, gl0, dgl, gr0, dgr);
+                    mix_exact<2>(x, out, n, gl0, dgl, gr0, dgr);
                 } else {
-                    mix_exact<1>(x, l + a, r + a, n, gl0, dgl, gr0, dgr);
+                    mix_exact<1>(x, out, n, gl0, dgl, gr0, dgr);
                 }
                 v.pos += static_cast<std::uint64_t>(n) << 32;
             } else if (v.channels == 2) {
-                v.pos = mix_interpolated<2>(v.data, l + a, r + a, n, v.pos, v.inc, gl0, dgl, gr0,
-                                            dgr);
+                v.pos = mix_interpolated<2>(v.data, out, n, v.pos, v.inc, gl0, dgl, gr0, dgr);
             } else {
-                v.pos = mix_interpolated<1>(v.data, l + a, r + a, n, v.pos, v.inc, gl0, dgl, gr0,
-                                            dgr);
+                v.pos = mix_interpolated<1>(v.data, out, n, v.pos, v.inc, gl0, dgl, gr0, dgr);
             }
             a += n;
             if (v.remaining != forever) {
@@ -241,13 +330,13 @@ struct Engine::Impl {
         }
     }
 
-    void render_all(float* l, float* r, std::uint32_t a, std::uint32_t b) noexcept RT_NONBLOCKING {
+    void render_all(std::uint32_t a, std::uint32_t b) noexcept RT_NONBLOCKING {
         if (a >= b || active == 0) {
             return;
         }
         for (Voice& v : voices) {
             if (v.active) {
-                render(v, l, r, a, b);
+                render(v, mix.data(), a, b);
             }
         }
     }
@@ -329,8 +418,8 @@ struct Engine::Impl {
         ++notes;
     }
 
-    void note_on(const Kit* kit, std::uint8_t channel, std::uint8_t note,
-                 std::uint8_t velocity, std::uint32_t cycle_rate) noexcept RT_NONBLOCKING {
+    void note_on(const Kit* kit, std::uint8_t channel, std::uint8_t note, std::uint8_t velocity,
+                 std::uint32_t cycle_rate) noexcept RT_NONBLOCKING {
         if (kit == nullptr) {
             return;
         }
@@ -361,8 +450,7 @@ struct Engine::Impl {
 
     void note_off(std::uint8_t channel, std::uint8_t note) noexcept RT_NONBLOCKING {
         for (Voice& v : voices) {
-            if (v.active && !v.released && !v.one_shot && v.note == note &&
-                v.channel == channel) {
+            if (v.active && !v.released && !v.one_shot && v.note == note && v.channel == channel) {
                 ramp_down(v, v.release);
             }
         }
@@ -421,6 +509,7 @@ Engine::Engine(EngineOptions options, Published<KitRef>& kits)
     // half the pool covers any burst short of that many steals within one fade.
     s.voices.resize(options_.voices + std::max<std::size_t>(16, options_.voices / 2));
     s.rr.assign(options_.max_regions, 0);
+    s.mix.assign(2 * static_cast<std::size_t>(jack::max_buffer_size), 0.0F);
     s.cents_inc.resize(cents_per_octave);
     for (int c = 0; c < cents_per_octave; ++c) {
         s.cents_inc[static_cast<std::size_t>(c)] =
@@ -452,12 +541,13 @@ void Engine::process(jack::Cycle& cycle) noexcept RT_NONBLOCKING {
     }
     float* l = cycle.audio_out[port_out_l].data();
     float* r = cycle.audio_out[port_out_r].data();
-    const std::uint32_t n = cycle.nframes;
+    const std::uint32_t n =
+        cycle.nframes < jack::max_buffer_size ? cycle.nframes : jack::max_buffer_size;
     if (n == 0) {
         return;
     }
-    std::fill(l, l + n, 0.0F);
-    std::fill(r, r + n, 0.0F);
+    float* acc = s.mix.data();
+    std::fill(acc, acc + 2 * static_cast<std::size_t>(n), 0.0F);
     if (cycle.rate != s.rate) {
         s.set_rate(cycle.rate);
     }
@@ -471,12 +561,16 @@ void Engine::process(jack::Cycle& cycle) noexcept RT_NONBLOCKING {
     if (cycle.midi_in.size() > port_midi_in) {
         for (const jack::MidiEvent& e : cycle.midi_in[port_midi_in]) {
             const std::uint32_t at = e.offset < n ? e.offset : n - 1;
-            s.render_all(l, r, done, at);
+            s.render_all(done, at);
             done = at > done ? at : done;
             s.midi(kit, e.bytes, cycle.rate);
         }
     }
-    s.render_all(l, r, done, n);
+    s.render_all(done, n);
+    for (std::uint32_t i = 0; i < n; ++i) {
+        l[i] = acc[2 * i];
+        r[i] = acc[2 * i + 1];
+    }
 
     cycles_.store(cycles_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     notes_.store(s.notes, std::memory_order_relaxed);

@@ -16,8 +16,7 @@ std::shared_ptr<SampleData> SampleData::make(std::span<const float> interleaved,
     s->channels = channels;
     s->frames = interleaved.size() / channels;
     s->path = std::move(path);
-    const std::size_t total =
-        static_cast<std::size_t>(pad_front + s->frames + pad_back) * channels;
+    const std::size_t total = static_cast<std::size_t>(pad_front + s->frames + pad_back) * channels;
     s->storage.reserve(total); // exact: the kit's memory stays within a few bytes of its audio
     s->storage.assign(static_cast<std::size_t>(pad_front) * channels, 0.0F);
     s->storage.insert(s->storage.end(), interleaved.begin(),
@@ -60,8 +59,7 @@ std::uint64_t Kit::sample_bytes() const {
 }
 
 std::uint64_t Kit::memory_bytes() const {
-    std::uint64_t total = sizeof(Kit) + source.capacity() +
-                          regions.capacity() * sizeof(Region) +
+    std::uint64_t total = sizeof(Kit) + source.capacity() + regions.capacity() * sizeof(Region) +
                           samples.capacity() * sizeof(samples[0]) +
                           note_regions.capacity() * sizeof(std::uint32_t);
     for (const auto& s : samples) {

@@ -56,8 +56,8 @@ struct Region {
     std::uint16_t seq_length = 1, seq_position = 1;
     float lorand = 0.0F, hirand = 1.0F;
     std::int64_t group = 0, off_by = 0;
-    float gain_l = 1.0F, gain_r = 1.0F; // volume and pan (pan law in docs/kits.md)
-    std::int32_t cents = 0;             // tune + 100 * transpose
+    float gain_l = 1.0F, gain_r = 1.0F;               // volume and pan (pan law in docs/kits.md)
+    std::int32_t cents = 0;                           // tune + 100 * transpose
     std::uint32_t attack = 0, decay = 0, release = 0; // frames
     float sustain = 1.0F;                             // 0..1
 };

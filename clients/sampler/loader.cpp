@@ -83,9 +83,8 @@ DecodedSample decode_sample(std::span<const std::uint8_t> bytes, std::uint32_t r
         sf_close(sf);
         return decode_failure("decoder disagrees with the header (channels or rate)");
     }
-    const std::uint64_t frames =
-        std::min<std::uint64_t>(info.frames, static_cast<std::uint64_t>(std::max<sf_count_t>(
-                                                 0, sfinfo.frames)));
+    const std::uint64_t frames = std::min<std::uint64_t>(
+        info.frames, static_cast<std::uint64_t>(std::max<sf_count_t>(0, sfinfo.frames)));
     if (frames == 0) {
         sf_close(sf);
         return decode_failure("decoder found no audio frames");
@@ -256,8 +255,8 @@ LoadReport KitStore::load_kit(const std::filesystem::path& sfz) {
         g.data = it->second.get();
         regions.push_back(g);
     }
-    LoadReport built = build_and_publish(std::move(regions), std::move(samples), slots_,
-                                         sfz.string());
+    LoadReport built =
+        build_and_publish(std::move(regions), std::move(samples), slots_, sfz.string());
     built.warnings = std::move(report.warnings);
     return built;
 }

@@ -57,8 +57,8 @@ DecodedSample load_sample_file(const std::filesystem::path& path, std::uint32_t 
 // Per-slot settings (OSC /sampler/gain and friends).
 struct SlotSettings {
     double gain_db = 0.0;
-    double pan = 0.0;     // -100 .. 100
-    int tune = 0;         // cents
+    double pan = 0.0;       // -100 .. 100
+    int tune = 0;           // cents
     std::int64_t choke = 0; // group and off_by: slots with the same choke cut each other
     bool one_shot = true;   // drum hits ring out; false = gated by note-off
 };

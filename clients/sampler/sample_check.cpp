@@ -300,8 +300,8 @@ SampleCheck check_aiff(Bytes b, const SampleLimits& limits, bool aifc) {
                 } else if (is_id(codec, "fl32") || is_id(codec, "FL32")) {
                     is_float = true;
                     if (bits != 32) {
-                        return refuse("AIFF-C: fl32 with a sample size of " +
-                                      std::to_string(bits) + " bits");
+                        return refuse("AIFF-C: fl32 with a sample size of " + std::to_string(bits) +
+                                      " bits");
                     }
                 } else {
                     return refuse("AIFF-C: compression '" + printable_id(codec) +
@@ -336,7 +336,8 @@ SampleCheck check_aiff(Bytes b, const SampleLimits& limits, bool aifc) {
         if (!have_ssnd) {
             return refuse(std::string(container) + ": no SSND chunk (truncated?)");
         }
-        const std::uint64_t bytes_per_frame = static_cast<std::uint64_t>(channels) * ((bits + 7) / 8);
+        const std::uint64_t bytes_per_frame =
+            static_cast<std::uint64_t>(channels) * ((bits + 7) / 8);
         if (bytes_per_frame == 0 || ssnd_bytes / bytes_per_frame < frames) {
             return refuse(std::string(container) + ": truncated (COMM declares " +
                           std::to_string(frames) + " frames, SSND holds fewer)");
@@ -391,8 +392,7 @@ SampleCheck check_flac(Bytes b, const SampleLimits& limits) {
             info.frames = (static_cast<std::uint64_t>(s[13] & 0x0FU) << 32) | be32(s + 14);
             if (min_block < 16 || max_block < min_block) {
                 return refuse("FLAC: STREAMINFO block sizes are invalid (" +
-                              std::to_string(min_block) + ", " + std::to_string(max_block) +
-                              ")");
+                              std::to_string(min_block) + ", " + std::to_string(max_block) + ")");
             }
             if (info.rate == 0) {
                 return refuse("FLAC: STREAMINFO sample rate is 0");
@@ -449,8 +449,8 @@ SampleCheck check_sample(std::span<const std::uint8_t> bytes, const SampleLimits
                       std::to_string(limits.max_file_bytes));
     }
     if (bytes.size() < 12) {
-        return refuse("file is too short to be WAV, AIFF or FLAC (" +
-                      std::to_string(bytes.size()) + " bytes)");
+        return refuse("file is too short to be WAV, AIFF or FLAC (" + std::to_string(bytes.size()) +
+                      " bytes)");
     }
     const std::uint8_t* p = bytes.data();
     if ((is_id(p, "RIFF") || is_id(p, "RF64")) && is_id(p + 8, "WAVE")) {

@@ -140,8 +140,8 @@ struct Parser {
             return fail(r.line, "<region> has lorand >= hirand (it could never play)");
         }
         if (result.document.regions.size() >= limits.max_regions) {
-            return fail(r.line, "more than " + std::to_string(limits.max_regions) +
-                                    " regions (the limit)");
+            return fail(r.line,
+                        "more than " + std::to_string(limits.max_regions) + " regions (the limit)");
         }
         result.document.regions.push_back(r);
         return true;
@@ -196,8 +196,7 @@ struct Parser {
         return true;
     }
 
-    bool real_value(std::string_view name, std::string_view v, double lo, double hi,
-                    double& out) {
+    bool real_value(std::string_view name, std::string_view v, double lo, double hi, double& out) {
         double x = 0;
         if (!parse_double(v, x)) {
             return fail(line, std::string(name) + ": " + quote(v) + " is not a number");

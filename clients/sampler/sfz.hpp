@@ -14,10 +14,10 @@
 namespace lockstep::sampler {
 
 struct SfzLimits {
-    std::size_t max_bytes = 1U << 20;     // whole file (a 4,096-region kit is ~400 KiB)
-    std::size_t max_line = 4096;          // characters per line
-    std::size_t max_regions = 4096;       // <region> headers
-    std::size_t max_warnings = 64;        // distinct warnings kept (more are counted)
+    std::size_t max_bytes = 1U << 20; // whole file (a 4,096-region kit is ~400 KiB)
+    std::size_t max_line = 4096;      // characters per line
+    std::size_t max_regions = 4096;   // <region> headers
+    std::size_t max_warnings = 64;    // distinct warnings kept (more are counted)
 };
 
 enum class LoopMode : std::uint8_t {
@@ -53,8 +53,8 @@ struct SfzDocument {
 
 struct SfzResult {
     bool ok = false;
-    int error_line = 0;  // 1-based; 0 when the error is not about one line (e.g. size)
-    std::string error;   // "line 12: lokey: 'c#x' is not a MIDI note (0-127 or a name like c#4)"
+    int error_line = 0; // 1-based; 0 when the error is not about one line (e.g. size)
+    std::string error;  // "line 12: lokey: 'c#x' is not a MIDI note (0-127 or a name like c#4)"
     SfzDocument document;
 };
 

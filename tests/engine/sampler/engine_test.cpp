@@ -150,7 +150,8 @@ TEST(SamplerEngine, FrameKOfANoteAtFSoundsAtFPlusKForEveryOffset) {
             const auto F = static_cast<std::size_t>(f);
             ASSERT_EQ(rig.out_l[F - 1], 0.0F) << "period " << period << " note at " << f;
             for (std::size_t k = 0; k < len; ++k) {
-                ASSERT_EQ(rig.out_l[F + k], x[k]) << "period " << period << " F " << f << " k " << k;
+                ASSERT_EQ(rig.out_l[F + k], x[k])
+                    << "period " << period << " F " << f << " k " << k;
                 ASSERT_EQ(rig.out_r[F + k], x[k]);
             }
             ASSERT_EQ(rig.out_l[F + len], 0.0F) << "no repeated frame at the end";
@@ -216,7 +217,7 @@ TEST(SamplerEngine, LoadingAKit100TimesNeverChangesVoicesThatSound) {
         Rig rig;
         EXPECT_TRUE(rig.store.load_kit(files.dir.path / "kit.sfz").ok);
         rig.note_on(10, 60);
-        rig.note_on(77, 62, 90);  // interpolated (ratio 2^(-2/12)), stereo, converted rate
+        rig.note_on(77, 62, 90); // interpolated (ratio 2^(-2/12)), stereo, converted rate
         rig.note_on(300, 50, 100);
         rig.note_on(5000, 50, 60); // chokes the first one
         rig.note_off(9000, 60);
@@ -399,7 +400,8 @@ TEST(SamplerEngine, RoundRobinAndRandomSelection) {
     }
     rig.run(64, 200);
     for (int i = 0; i < 6; ++i) {
-        EXPECT_FLOAT_EQ(rig.out_l[static_cast<std::size_t>(i * 20 + 5)], 0.1F * static_cast<float>(i % 3 + 1));
+        EXPECT_FLOAT_EQ(rig.out_l[static_cast<std::size_t>(i * 20 + 5)],
+                        0.1F * static_cast<float>(i % 3 + 1));
     }
     int low = 0, high = 0;
     for (int i = 0; i < 400; ++i) {

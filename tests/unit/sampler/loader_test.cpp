@@ -63,8 +63,8 @@ TEST(Loader, ConvertsRateWithFrameZeroAligned) {
     for (std::size_t i = 0; i < sine.size(); ++i) {
         sine[i] = 0.5F * static_cast<float>(std::sin(2 * M_PI * 1000.0 * i / 44100.0));
     }
-    const auto s = decode_sample(test::wav(sine, {.rate = 44100, .bits = 32, .tag = 3}),
-                                 48000, {}, "sine");
+    const auto s =
+        decode_sample(test::wav(sine, {.rate = 44100, .bits = 32, .tag = 3}), 48000, {}, "sine");
     ASSERT_TRUE(s.ok);
     double worst = 0;
     for (std::size_t i = 1000; i < 47000; ++i) {
@@ -98,8 +98,10 @@ struct KitFiles {
     KitFiles() {
         std::filesystem::create_directories(dir.path / "samples");
         test::write_file(dir.path / "samples/kick.wav", test::wav(test::ramp(4800)));
-        test::write_file(dir.path / "samples/snare a.wav", test::wav(test::ramp(9600, 2), {.channels = 2}));
-        test::write_file(dir.path / "samples/hat.wav", test::wav(test::ramp(2400), {.rate = 44100}));
+        test::write_file(dir.path / "samples/snare a.wav",
+                         test::wav(test::ramp(9600, 2), {.channels = 2}));
+        test::write_file(dir.path / "samples/hat.wav",
+                         test::wav(test::ramp(2400), {.rate = 44100}));
         test::write_text(dir.path / "kit.sfz", R"(<control> default_path=samples/
 <group> loop_mode=one_shot
 <region> sample=kick.wav key=36
@@ -126,7 +128,8 @@ TEST(Loader, LoadsAKitWithinFivePercentOfItsSampleData) {
     // hat converted from 44.1 kHz: 2400 -> 2612 frames
     EXPECT_NEAR(static_cast<double>(kit->regions[3].data->frames), 2400.0 * 48000 / 44100, 1.0);
     EXPECT_EQ(report.sample_bytes, (4800U + 9600U * 2U + kit->regions[3].data->frames) * 4U);
-    EXPECT_LE(static_cast<double>(report.kit_bytes), 1.05 * static_cast<double>(report.sample_bytes))
+    EXPECT_LE(static_cast<double>(report.kit_bytes),
+              1.05 * static_cast<double>(report.sample_bytes))
         << report.kit_bytes << " vs " << report.sample_bytes;
     ASSERT_NE(store.published().acquire(), nullptr);
     store.published().release();

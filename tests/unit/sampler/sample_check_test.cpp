@@ -29,7 +29,8 @@ TEST(SampleCheck, AcceptsPcmAndFloatWav) {
     const auto ext = check(test::wav(test::ramp(10), {.bits = 24, .extensible = true}));
     ASSERT_TRUE(ext.ok) << ext.reason;
     EXPECT_EQ(ext.info.bits, 24U);
-    const auto ext_fl = check(test::wav(test::ramp(10), {.bits = 32, .tag = 3, .extensible = true}));
+    const auto ext_fl =
+        check(test::wav(test::ramp(10), {.bits = 32, .tag = 3, .extensible = true}));
     ASSERT_TRUE(ext_fl.ok) << ext_fl.reason;
     EXPECT_TRUE(ext_fl.info.is_float);
 }
@@ -61,8 +62,8 @@ TEST(SampleCheck, RefusesWithAClearReason) {
     const Refused cases[] = {
         {"ima adpcm", test::wav(test::ramp(64), {.bits = 4, .tag = 0x11}), "IMA ADPCM"},
         {"ms adpcm", test::wav(test::ramp(64), {.bits = 4, .tag = 0x02}), "Microsoft ADPCM"},
-        {"extensible adpcm", test::wav(test::ramp(64), {.bits = 8, .tag = 0x02, .extensible = true}),
-         "ADPCM"},
+        {"extensible adpcm",
+         test::wav(test::ramp(64), {.bits = 8, .tag = 0x02, .extensible = true}), "ADPCM"},
         {"mu-law", test::wav(test::ramp(64), {.bits = 8, .tag = 0x07}), "mu-law"},
         {"mp3", test::wav(test::ramp(64), {.bits = 8, .tag = 0x55}), "MPEG layer 3"},
         {"3 channels", test::wav(test::ramp(10, 3), {.channels = 3}), "3 channels"},
@@ -105,8 +106,8 @@ TEST(SampleCheck, FlacStreamInfo) {
     test::Bytes b = {'f', 'L', 'a', 'C', 0x80, 0, 0, 34};
     test::Bytes info = {0x10, 0x00, 0x10, 0x00, 0, 0, 0, 0, 0, 0};
     // rate 48000 (20 bits) | channels-1 = 1 (3 bits) | bps-1 = 15 (5 bits) | frames 96000 (36)
-    const std::uint64_t packed = (std::uint64_t{48000} << 44) | (std::uint64_t{1} << 41) |
-                                 (std::uint64_t{15} << 36) | 96000;
+    const std::uint64_t packed =
+        (std::uint64_t{48000} << 44) | (std::uint64_t{1} << 41) | (std::uint64_t{15} << 36) | 96000;
     test::put_be(info, packed, 8);
     info.resize(34, 0);
     b.insert(b.end(), info.begin(), info.end());

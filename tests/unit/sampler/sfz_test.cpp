@@ -73,8 +73,7 @@ TEST(Sfz, UnknownOpcodesWarnOnceAndAreIgnored) {
     EXPECT_NE(r.document.warnings[0].find("line 1: unsupported opcode 'amp_veltrack'"),
               std::string::npos);
     EXPECT_NE(r.document.warnings[1].find("'cutoff'"), std::string::npos);
-    EXPECT_NE(r.document.warnings[2].find("line 3: unsupported header <curve>"),
-              std::string::npos);
+    EXPECT_NE(r.document.warnings[2].find("line 3: unsupported header <curve>"), std::string::npos);
     EXPECT_NE(r.document.warnings[3].find("loop_continuous"), std::string::npos);
 }
 

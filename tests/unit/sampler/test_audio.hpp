@@ -40,9 +40,9 @@ struct WavSpec {
     std::uint32_t channels = 1;
     std::uint32_t rate = 48000;
     std::uint32_t bits = 16;
-    std::uint32_t tag = 1;        // 1 PCM, 3 float, 0x11 IMA ADPCM, ...
-    bool extensible = false;      // WAVE_FORMAT_EXTENSIBLE with `tag` as the sub-format
-    std::int64_t data_size = -1;  // override the data chunk's declared size
+    std::uint32_t tag = 1;       // 1 PCM, 3 float, 0x11 IMA ADPCM, ...
+    bool extensible = false;     // WAVE_FORMAT_EXTENSIBLE with `tag` as the sub-format
+    std::int64_t data_size = -1; // override the data chunk's declared size
 };
 
 // `samples` interleaved in [-1, 1]; encoded per spec (PCM 16/24/32, float 32).
@@ -112,7 +112,8 @@ inline Bytes aiff(const std::vector<float>& samples, std::uint32_t channels, std
             std::memcpy(&u, &x, 4);
             put_be(ssnd, u, 4);
         } else {
-            const auto v = static_cast<std::uint16_t>(static_cast<std::int16_t>(std::lround(x * 32767)));
+            const auto v =
+                static_cast<std::uint16_t>(static_cast<std::int16_t>(std::lround(x * 32767)));
             if (sowt) {
                 put_le(ssnd, v, 2);
             } else {
@@ -182,7 +183,8 @@ inline std::vector<float> ramp(std::size_t frames, std::uint32_t channels = 1) {
 struct TempDir {
     std::filesystem::path path;
     TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "lockstep-sampler-XXXXXX").string();
+        std::string tmpl =
+            (std::filesystem::temp_directory_path() / "lockstep-sampler-XXXXXX").string();
         path = ::mkdtemp(tmpl.data());
     }
     ~TempDir() {
