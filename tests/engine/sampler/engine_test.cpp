@@ -45,8 +45,20 @@ struct Rig {
 
     void run(std::uint32_t nframes, std::size_t cycles,
              const std::function<void(std::size_t)>& between = {}) {
-        std::stable_sort(events.begin(), events.end(),
-                         [](const Ev& a, const Ev& b) { return a.frame < b.frame; });
+        // Sorted by frame, equal frames in the order added (std::stable_sort's temporary
+        // buffer is deprecated under clang 22 with libstdc++ 12).
+        std::vector<std::size_t> order(events.size());
+        for (std::size_t i = 0; i < order.size(); ++i) {
+            order[i] = i;
+        }
+        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+            return events[a].frame != events[b].frame ? events[a].frame < events[b].frame : a < b;
+        });
+        std::vector<Ev> sorted;
+        for (std::size_t i : order) {
+            sorted.push_back(events[i]);
+        }
+        events = std::move(sorted);
         std::vector<float> l(nframes), r(nframes);
         for (std::size_t c = 0; c < cycles; ++c) {
             if (between) {
