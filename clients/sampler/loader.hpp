@@ -1,0 +1,122 @@
+// Loading kits off the audio thread: read a file whole, check its bytes (sample_check.hpp),
+// decode exactly those bytes with libsndfile, convert to the JACK rate with libsoxr (high
+// quality), build an immutable Kit and publish it whole. A load that fails changes
+// nothing: the current kit keeps playing and the report says why.
+//
+// Threads: KitStore belongs to ONE control thread (loads block on disk and CPU); the audio
+// thread only reads store.published() through the engine. The free functions may run on
+// any non-RT thread.
+#pragma once
+
+#include "kit.hpp"
+#include "rt/publish.hpp"
+#include "sample_check.hpp"
+#include "sfz.hpp"
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace lockstep::sampler {
+
+struct LoadLimits {
+    SfzLimits sfz;
+    SampleLimits sample;
+    std::uint64_t max_kit_bytes = 2ULL << 30; // decoded audio of one kit (2 GiB)
+};
+
+struct LoadReport {
+    bool ok = false;
+    std::string error;                 // one line: what failed and why
+    std::vector<std::string> warnings; // e.g. unsupported SFZ opcodes (each once)
+    std::size_t regions = 0;
+    std::size_t samples = 0;
+    std::uint64_t sample_bytes = 0; // decoded audio of the new kit
+    std::uint64_t kit_bytes = 0;    // everything the new kit holds
+};
+
+struct DecodedSample {
+    bool ok = false;
+    std::string error;
+    SampleInfo info; // of the file as stored
+    std::shared_ptr<SampleData> sample;
+    std::size_t non_finite = 0; // NaN/Inf samples replaced by 0 (float files)
+};
+
+// Checks and decodes a file's bytes, converting to `rate` (0 = keep the file's rate).
+DecodedSample decode_sample(std::span<const std::uint8_t> bytes, std::uint32_t rate,
+                            const SampleLimits& limits, std::string name);
+// Reads `path` (refusing files over the size limit before reading them) and decodes it.
+DecodedSample load_sample_file(const std::filesystem::path& path, std::uint32_t rate,
+                               const SampleLimits& limits);
+
+// Per-slot settings (OSC /sampler/gain and friends).
+struct SlotSettings {
+    double gain_db = 0.0;
+    double pan = 0.0;       // -100 .. 100
+    int tune = 0;           // cents
+    std::int64_t choke = 0; // group and off_by: slots with the same choke cut each other
+    bool one_shot = true;   // drum hits ring out; false = gated by note-off
+};
+
+inline constexpr int slot_count = 128;
+
+class KitStore {
+public:
+    // Control thread. `rate` is the JACK sample rate kits are converted to.
+    explicit KitStore(std::uint32_t rate, LoadLimits limits = {});
+    ~KitStore();
+    KitStore(const KitStore&) = delete;
+    KitStore& operator=(const KitStore&) = delete;
+
+    // Control thread: loads an SFZ kit (keeping the loaded slots) and publishes it.
+    LoadReport load_kit(const std::filesystem::path& sfz);
+    // Control thread: loads one file into slot 0..127 (it answers that note on every
+    // channel) and publishes the kit with it.
+    LoadReport load_slot(int slot, const std::filesystem::path& file);
+    LoadReport clear_slot(int slot);
+    LoadReport set_slot(int slot, const SlotSettings& settings);
+    // Control thread: publishes a kit built elsewhere (tests, benchmarks). Its rate must be
+    // rate(); it replaces the SFZ part and the slots are dropped.
+    void publish(std::shared_ptr<Kit> kit);
+
+    // Control thread: frees kits that are neither current nor played by any voice.
+    // Call it periodically (e.g. from the main loop). Returns how many were freed.
+    std::size_t collect();
+    // Control thread: kits held (current + those still sounding or not collected yet).
+    std::size_t alive() const { return alive_.size(); }
+    std::shared_ptr<const Kit> current() const { return current_; }
+    std::uint32_t rate() const { return rate_; }
+
+    // The audio thread's view (the engine's constructor takes it).
+    Published<KitRef>& published() { return published_; }
+
+private:
+    struct Slot {
+        std::shared_ptr<const SampleData> sample;
+        SlotSettings settings;
+    };
+    LoadReport build_and_publish(std::vector<Region> sfz_regions,
+                                 std::vector<std::shared_ptr<const SampleData>> sfz_samples,
+                                 const std::array<Slot, slot_count>& slots, std::string source);
+
+    std::uint32_t rate_;
+    LoadLimits limits_;
+    Published<KitRef> published_;
+    std::shared_ptr<const Kit> current_;
+    std::vector<std::shared_ptr<const Kit>> alive_;
+    // What the current kit was built from, to rebuild it when a slot changes.
+    std::vector<Region> sfz_regions_;
+    std::vector<std::shared_ptr<const SampleData>> sfz_samples_;
+    std::string source_;
+    std::array<Slot, slot_count> slots_;
+};
+
+// Converts one parsed SFZ region to a playable Region at `rate` (data left null).
+Region make_region(const SfzRegion& r, std::uint32_t rate);
+
+} // namespace lockstep::sampler
