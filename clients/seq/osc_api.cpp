@@ -41,6 +41,8 @@ const char* describe(Reason r) noexcept {
         return "tempo change refused: the exact tempo map would exceed its limit";
     case Reason::bad_position:
         return "tempo change refused: its position has already been played";
+    case Reason::bad_tempo:
+        return "tempo change refused: not a valid tempo";
     }
     return "unknown";
 }
