@@ -49,7 +49,10 @@ std::uint16_t free_udp_port() {
 
 class Seq {
 public:
-    Seq(const TestServer& server, const std::string& state, std::vector<std::string> extra = {})
+    // `headless`: started the way a bare service manager might start it: stdin closed (not
+    // even /dev/null), no DISPLAY, no XDG session.
+    Seq(const TestServer& server, const std::string& state, std::vector<std::string> extra = {},
+        bool headless = false)
         : port_(free_udp_port()), peer_(port_) {
         std::vector<std::string> argv{seq_binary(),
                                       "-s",
@@ -63,7 +66,12 @@ public:
             argv.push_back(state);
         }
         argv.insert(argv.end(), extra.begin(), extra.end());
-        proc_ = std::make_unique<ChildProcess>(argv, server.child_env());
+        std::vector<std::string> env = server.child_env();
+        if (headless) {
+            argv.insert(argv.begin(), {"/bin/sh", "-c", "exec 0<&-; exec \"$@\"", "sh"});
+            env.insert(env.end(), {"DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_ID"});
+        }
+        proc_ = std::make_unique<ChildProcess>(argv, env);
     }
 
     // Polls /ping until /pong (the program binds OSC before JACK is active, and answers
@@ -125,6 +133,22 @@ std::string dump(const std::vector<Message>& all) {
         s += osc::to_string(m) + "\n";
     }
     return s;
+}
+
+// No terminal, no display, stdin closed: it runs, plays and stops cleanly on SIGTERM.
+TEST(SeqService, RunsHeadlessWithStdinClosed) {
+    TestServer server;
+    Seq seq(server, "", {"--demo"}, /*headless=*/true);
+    ASSERT_TRUE(seq.ready());
+    seq.exchange(Message("/seq/play"));
+    // The engine picks the play up in its next cycle: poll /query until it says so.
+    std::vector<Message> q;
+    const auto deadline = std::chrono::steady_clock::now() + generous;
+    while (std::chrono::steady_clock::now() < deadline && !contains(q, Message("/seq/play"))) {
+        q = seq.query();
+    }
+    EXPECT_TRUE(contains(q, Message("/seq/play"))) << dump(q);
+    EXPECT_EQ(seq.proc().terminate(), 0) << seq.proc().output();
 }
 
 TEST(SeqService, StartsAnswersPingAndQuery) {
