@@ -3,6 +3,8 @@
 #include "service/log.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <sys/stat.h>
 
@@ -164,7 +166,9 @@ void DiskWriter::open_take(const Mark& m) {
     }
     writer_ = TakeWriter::open(options_.writer, options_.dir + "/" + name, m.frame, error);
     if (writer_ == nullptr) {
-        fail_take(WriteStatus::error, error);
+        name_ = name;
+        const bool full = error.find(std::strerror(ENOSPC)) != std::string::npos;
+        fail_take(full ? WriteStatus::disk_full : WriteStatus::error, error);
         return;
     }
     name_ = name;
