@@ -7,7 +7,14 @@ namespace lockstep::capture {
 
 AudioRing::AudioRing(std::uint32_t channels, std::uint64_t capacity)
     : channels_(channels), capacity_(capacity < 1 ? 1 : capacity),
-      data_(static_cast<std::size_t>(channels) * capacity_, 0.0F) {}
+      data_(static_cast<std::size_t>(channels) * capacity_, 0.0F) {
+    // The compiler may turn the zero-filled allocation into calloc, whose fresh pages are
+    // not touched yet: touch one float per page so the audio thread never faults on them.
+    volatile float* p = data_.data();
+    for (std::size_t i = 0; i < data_.size(); i += 1024) {
+        p[i] = 0.0F;
+    }
+}
 
 void AudioRing::write(std::span<const std::span<const float>> in, std::uint32_t offset,
                       std::uint32_t n) noexcept {

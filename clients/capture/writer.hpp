@@ -36,6 +36,8 @@ struct WriterOptions {
     std::uint32_t rate = 48000;
     std::uint64_t reserve_bytes = 8u << 20; // per file, kept allocated ahead of the data; 0: off
     std::size_t chunk_frames = 1024;        // interleaving buffer (multichannel files)
+    std::uint64_t flush_bytes = 32u
+                                << 20; // writeback window (whole take); 0: leave it to the kernel
 };
 
 // File extension for a format ("wav", "flac").
@@ -78,6 +80,7 @@ private:
     TakeWriter() = default;
     WriteStatus reserve(File& f, std::uint64_t more_bytes);
     WriteStatus fail(File& f, std::size_t written, std::size_t wanted);
+    void flush(File& f);
 
     WriterOptions options_;
     std::vector<std::unique_ptr<File>> files_;

@@ -109,7 +109,8 @@ TEST_P(NoLostFrame, SixtySecondsOfRampsUnbrokenAndExact) {
     ASSERT_TRUE(cap.peer->send(osc::Message("/capture/start")));
     ASSERT_TRUE(cap.wait_frames(seconds * 48000, std::chrono::seconds(seconds * 3 + 60)));
     const std::string rss = proc_field(cap.child->pid(), "VmRSS");
-    const std::string hwm = proc_field(cap.child->pid(), "VmHWM");
+    const std::string hwm = proc_field(cap.child->pid(), "RssAnon") + " private, " +
+                            proc_field(cap.child->pid(), "RssShmem") + " JACK shm";
     ASSERT_TRUE(cap.peer->send(osc::Message("/capture/stop")));
     ASSERT_TRUE(cap.child->wait_for_output("frames from frame", generous)) << cap.child->output();
     const double cpu = cpu_seconds(cap.child->pid()) - cpu0;
@@ -134,7 +135,7 @@ TEST_P(NoLostFrame, SixtySecondsOfRampsUnbrokenAndExact) {
     EXPECT_EQ(checked, t.info.frames);
     const auto j = ramp.client().stats();
     std::printf("capture %u channels, %lld frames (%s): recorder CPU %.1f s over the take "
-                "(%.0f%% of one core), VmRSS %s, VmHWM %s; server xruns seen by the ramp "
+                "(%.0f%% of one core), VmRSS %s (%s); server xruns seen by the ramp "
                 "client: %llu; format %s\n",
                 channels, static_cast<long long>(t.info.frames),
                 (t.info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_RF64 ? "RF64" : "RIFF", cpu,
