@@ -173,7 +173,9 @@ struct SamplerRig {
           left(recorder(server, prefix + "-left", sampler.port_name("out_L"), capture_frames)),
           right(recorder(server, prefix + "-right", sampler.port_name("out_R"), capture_frames)) {}
 
-    ::testing::AssertionResult start(const SamplerProcess& sampler) {
+    // Starts the probes (in this process: selects the server for it first).
+    ::testing::AssertionResult start(const TestServer& server, const SamplerProcess& sampler) {
+        server.use_in_this_process();
         for (Probe* p : {&left, &right, &sender}) {
             if (auto r = start_and_run(*p); !r) {
                 return r;

@@ -44,7 +44,7 @@ void frame_exact(std::uint32_t period, std::uint32_t length) {
         const std::size_t notes = period; // offsets 0 .. period - 1
         const std::size_t frames = notes * static_cast<std::size_t>(stride) + length + period;
         SamplerRig rig(server, sampler, "sx" + std::to_string(period), frames);
-        EXPECT_TRUE(rig.start(sampler));
+        EXPECT_TRUE(rig.start(server, sampler));
         if (::testing::Test::HasFailure()) {
             return {};
         }

@@ -69,7 +69,7 @@ void loads_do_not_touch_sounding_voices() {
         }
         const std::size_t frames = length + static_cast<std::size_t>(offsets.back()) + period;
         SamplerRig rig(server, sampler, "sl", frames);
-        EXPECT_TRUE(rig.start(sampler));
+        EXPECT_TRUE(rig.start(server, sampler));
         if (::testing::Test::HasFailure()) {
             return {};
         }
