@@ -191,6 +191,47 @@ KitStore::KitStore(std::uint32_t rate, LoadLimits limits)
 KitStore::~KitStore() = default;
 
 LoadReport KitStore::load_kit(const std::filesystem::path& sfz) {
+    return load_kit_with(sfz, slots_);
+}
+
+LoadReport KitStore::clear_kit() {
+    return build_and_publish({}, {}, slots_, "");
+}
+
+LoadReport KitStore::set_rate(std::uint32_t rate) {
+    LoadReport report;
+    if (rate == rate_) {
+        report.ok = true;
+        return report;
+    }
+    rate_ = rate;
+    std::vector<std::string> warnings;
+    std::array<Slot, slot_count> slots = slots_;
+    bool any = !source_.empty();
+    for (Slot& slot : slots) {
+        if (!slot.sample) {
+            continue;
+        }
+        any = true;
+        DecodedSample d = load_sample_file(slot.sample->path, rate_, limits_.sample);
+        if (!d.ok) {
+            warnings.push_back("slot dropped: " + slot.sample->path + ": " + d.error);
+            slot.sample.reset();
+        } else {
+            slot.sample = std::move(d.sample);
+        }
+    }
+    if (!any) {
+        report.ok = true;
+        return report;
+    }
+    report = source_.empty() ? build_and_publish({}, {}, slots, "") : load_kit_with(source_, slots);
+    report.warnings.insert(report.warnings.begin(), warnings.begin(), warnings.end());
+    return report;
+}
+
+LoadReport KitStore::load_kit_with(const std::filesystem::path& sfz,
+                                   const std::array<Slot, slot_count>& slots) {
     LoadReport report;
     std::error_code ec;
     const std::uint64_t size = std::filesystem::file_size(sfz, ec);
@@ -256,7 +297,7 @@ LoadReport KitStore::load_kit(const std::filesystem::path& sfz) {
         regions.push_back(g);
     }
     LoadReport built =
-        build_and_publish(std::move(regions), std::move(samples), slots_, sfz.string());
+        build_and_publish(std::move(regions), std::move(samples), slots, sfz.string());
     built.warnings = std::move(report.warnings);
     return built;
 }

@@ -80,6 +80,14 @@ public:
     LoadReport load_slot(int slot, const std::filesystem::path& file);
     LoadReport clear_slot(int slot);
     LoadReport set_slot(int slot, const SlotSettings& settings);
+    // Control thread: drops the SFZ part (the slots stay) and publishes.
+    LoadReport clear_kit();
+    // Control thread: converts what is loaded from now on to `rate` and reloads the current
+    // kit's files (SFZ and slots) at it, publishing once. A slot whose file cannot be read
+    // again is dropped (named in the report's warnings); when the SFZ fails, nothing is
+    // published and the old kit stays current (the engine refuses to play a kit built for
+    // another rate, so it is silent until a load succeeds). Rate 0 keeps files' own rates.
+    LoadReport set_rate(std::uint32_t rate);
     // Control thread: publishes a kit built elsewhere (tests, benchmarks). Its rate must be
     // rate(); it replaces the SFZ part and the slots are dropped.
     void publish(std::shared_ptr<Kit> kit);
@@ -90,6 +98,9 @@ public:
     // Control thread: kits held (current + those still sounding or not collected yet).
     std::size_t alive() const { return alive_.size(); }
     std::shared_ptr<const Kit> current() const { return current_; }
+    bool has_slot(int slot) const {
+        return slot >= 0 && slot < slot_count && slots_[static_cast<std::size_t>(slot)].sample;
+    }
     std::uint32_t rate() const { return rate_; }
 
     // The audio thread's view (the engine's constructor takes it).
@@ -100,6 +111,8 @@ private:
         std::shared_ptr<const SampleData> sample;
         SlotSettings settings;
     };
+    LoadReport load_kit_with(const std::filesystem::path& sfz,
+                             const std::array<Slot, slot_count>& slots);
     LoadReport build_and_publish(std::vector<Region> sfz_regions,
                                  std::vector<std::shared_ptr<const SampleData>> sfz_samples,
                                  const std::array<Slot, slot_count>& slots, std::string source);
