@@ -81,12 +81,17 @@ Transport to_transport(jack_transport_state_t state,
               : state == JackTransportStarting ? TransportState::starting
                                                : TransportState::stopped;
     t.frame = pos.frame;
-    if ((pos.valid & JackPositionBBT) != 0) {
-        t.has_bbt = true;
-        t.bbt = Bbt{pos.bar,           pos.beat,      pos.tick,           pos.bar_start_tick,
-                    pos.beats_per_bar, pos.beat_type, pos.ticks_per_beat, pos.beats_per_minute};
-    }
     return t;
+}
+
+// The BBT in jack_position_t, if a timebase master published it.
+bool to_bbt(const jack_position_t& pos, Bbt& out) noexcept RT_NONBLOCKING {
+    if ((pos.valid & JackPositionBBT) == 0) {
+        return false;
+    }
+    out = Bbt{pos.bar,           pos.beat,      pos.tick,           pos.bar_start_tick,
+              pos.beats_per_bar, pos.beat_type, pos.ticks_per_beat, pos.beats_per_minute};
+    return true;
 }
 
 } // namespace
@@ -582,6 +587,7 @@ void Client::process(std::uint32_t nframes) noexcept {
     cycle.rate = rate;
     cycle.freewheeling = freewheeling_.load(std::memory_order_relaxed);
     cycle.transport = transport;
+    cycle.has_bbt = to_bbt(pos, cycle.bbt);
     cycle.midi_in = rt_.midi_in;
     cycle.midi_out = rt_.midi_out;
     cycle.audio_in = rt_.audio_in;
@@ -656,7 +662,7 @@ bool Client::set_freewheel(bool on) {
     return client_ != nullptr && jack_set_freewheel(client_, on ? 1 : 0) == 0;
 }
 
-bool Client::transport_query(Transport& out) {
+bool Client::transport_query(Transport& out, Bbt* bbt, bool* has_bbt) {
     std::lock_guard lock(mutex_);
     if (client_ == nullptr) {
         return false;
@@ -664,6 +670,14 @@ bool Client::transport_query(Transport& out) {
     jack_position_t pos{};
     const jack_transport_state_t state = jack_transport_query(client_, &pos);
     out = to_transport(state, pos);
+    Bbt b;
+    const bool with = to_bbt(pos, b);
+    if (bbt != nullptr && with) {
+        *bbt = b;
+    }
+    if (has_bbt != nullptr) {
+        *has_bbt = with;
+    }
     return true;
 }
 

@@ -113,8 +113,9 @@ public:
     bool transport_start();
     bool transport_stop();
     bool transport_locate(std::uint32_t transport_frame);
-    // Control thread: JACK transport now (jack_transport_query); false without a connection.
-    bool transport_query(Transport& out);
+    // Control thread: JACK transport now (jack_transport_query), and its BBT when a timebase
+    // master published one; false without a connection.
+    bool transport_query(Transport& out, Bbt* bbt = nullptr, bool* has_bbt = nullptr);
     // Any thread: JACK accepted our timebase callback on the current connection
     // (options.timebase set; re-requested after every reconnection).
     bool timebase_master() const noexcept {

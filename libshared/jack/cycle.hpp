@@ -96,8 +96,6 @@ struct Transport {
     bool valid = false; // the adapter queried JACK this cycle (false offline unless set)
     TransportState state = TransportState::stopped;
     std::uint32_t frame = 0; // transport frame at Cycle::start (jack_position_t::frame)
-    bool has_bbt = false;    // a timebase master published `bbt` for this cycle
-    Bbt bbt;
     friend bool operator==(const Transport&, const Transport&) = default;
 };
 
@@ -114,6 +112,8 @@ struct Cycle {
     std::uint32_t rate = 0;    // sample rate (Hz)
     bool freewheeling = false; // JACK is running as fast as it can, not in real time
     Transport transport;       // JACK transport at `start`
+    bool has_bbt = false;      // a timebase master published `bbt` for this cycle
+    Bbt bbt;                   // bar/beat/tick at `start` (when has_bbt)
 
     std::span<const std::span<const MidiEvent>> midi_in; // per port, sorted by offset
     std::span<MidiWriter> midi_out;                      // per port, reset for this cycle

@@ -68,13 +68,12 @@ std::string check_rolling_run(const std::vector<TransportCycle>& cycles, std::si
                        std::to_string(c.transport.frame) + ", want " + std::to_string(want) + ";";
             }
         }
-        if (c.transport.has_bbt) {
+        if (c.has_bbt) {
             ++with_bbt;
-            if (!same_bbt(c.transport.bbt, Timebase120::at(c.transport.frame), backend)) {
+            if (!same_bbt(c.bbt, Timebase120::at(c.transport.frame), backend)) {
                 why += " BBT at transport frame " + std::to_string(c.transport.frame) + " is " +
-                       std::to_string(c.transport.bbt.bar) + "|" +
-                       std::to_string(c.transport.bbt.beat) + "|" +
-                       std::to_string(c.transport.bbt.tick) + ";";
+                       std::to_string(c.bbt.bar) + "|" + std::to_string(c.bbt.beat) + "|" +
+                       std::to_string(c.bbt.tick) + ";";
             }
         }
     }
@@ -150,12 +149,12 @@ TEST(JackTransport, StartStopLocateAndTimebaseSeenByAnotherClient) {
     // jackd2 asks the master for the new position's BBT once the locate is in force: from
     // the cycle after it on, the stopped transport carries it.
     if (server.backend() == Backend::jackd) {
-        const auto with = reader.wait_cycle(
-            [&](const TransportCycle& c) { return c.transport.has_bbt; }, generous);
+        const auto with =
+            reader.wait_cycle([&](const TransportCycle& c) { return c.has_bbt; }, generous);
         ASSERT_GE(with, 0);
         const auto& wc = reader.cycles()[static_cast<std::size_t>(with)];
         EXPECT_EQ(wc.transport.frame, there);
-        EXPECT_EQ(wc.transport.bbt, Timebase120::at(there));
+        EXPECT_EQ(wc.bbt, Timebase120::at(there));
     }
     // The control-thread query agrees.
     jack::Transport now;
