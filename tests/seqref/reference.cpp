@@ -282,7 +282,7 @@ Output play(const Performance& run) {
 
     // Clock: 24 per beat at positions n/24, FA (or F2 + FB after a locate) at the start, FC
     // at the stop.
-    if (start_frame < limit) {
+    if (run.clock && start_frame < limit) {
         if (from == 0) {
             out.clock.push_back({start_frame, {0xFA}});
         } else {
@@ -302,7 +302,9 @@ Output play(const Performance& run) {
         }
     }
     if (stop && *stop < run.until) {
-        out.clock.push_back({*stop, {0xFC}});
+        if (run.clock) {
+            out.clock.push_back({*stop, {0xFC}});
+        }
         out.sync.push_back({*stop, {0xF0, 0x7D, 0x02, 0xF7}});
     }
     return out;

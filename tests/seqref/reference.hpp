@@ -65,6 +65,7 @@ struct Performance {
     std::optional<Frame> start_frame;
     std::optional<Frame> stop_frame; // /seq/stop applied at this frame
     Frame until = 0;                 // events at frames < until
+    bool clock = true;               // compute the clock port (24 per beat: the slow part)
 };
 
 struct Event {
