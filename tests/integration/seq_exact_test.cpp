@@ -134,7 +134,7 @@ std::string play_and_compare(TestServer& server, const ExactRun& run) {
         },
         run.timeout);
     rec.drain();
-    const std::string why = window.disturbance(/*shared_gaps_ok=*/false);
+    std::string why = window.disturbance(/*shared_gaps_ok=*/false);
     if (run.freewheel) {
         EXPECT_TRUE(rec.set_freewheel(false));
     }
@@ -150,8 +150,32 @@ std::string play_and_compare(TestServer& server, const ExactRun& run) {
     perf.origin = origin;
     perf.until = until;
     perf.clock = false;
-    const seqref::Output want = seqref::play(perf);
-    const auto got = as_events(rec.received(), until);
+    seqref::Output want = seqref::play(perf);
+    auto got = as_events(rec.received(), until);
+    // PipeWire 0.3.65 (no RT, a loaded machine) skips cycles of clients now and then, also
+    // in freewheel: nothing is emitted or recorded there. On PipeWire the frames of such a
+    // gap, and the cycle after it (where late events could go), are left out of the
+    // comparison on both sides; everything else must match exactly. jackd2 runs every
+    // cycle: a gap there repeats the run.
+    std::size_t excluded = 0;
+    if (server.backend() == Backend::pipewire && !why.empty()) {
+        const auto gaps = rec.gaps();
+        const auto in_gap = [&](const seqref::Event& e) {
+            for (const auto& g : gaps) {
+                if (e.frame >= g.from && e.frame < g.to + Frame{run.period}) {
+                    return true;
+                }
+            }
+            return false;
+        };
+        const auto before = want.out.size();
+        std::erase_if(want.out, in_gap);
+        excluded = before - want.out.size();
+        std::erase_if(got, in_gap);
+        if (excluded < want.out.size() / 100) {
+            why.clear(); // a few gaps: judged on the rest
+        }
+    }
     std::size_t diffs = 0;
     const auto same = same_events(got, want.out, &diffs);
     if (!why.empty() || (server.backend() == Backend::pipewire && diffs != 0)) {
@@ -169,11 +193,12 @@ std::string play_and_compare(TestServer& server, const ExactRun& run) {
     EXPECT_EQ(got.size(), want.out.size());
     EXPECT_GT(want.out.size(), 1000U);
     std::printf("seq_exact[%s, period %u%s]: %zu events over %.1f s of music (%zu instances, "
-                "%zu tempo changes) compared with the reference: %zu differences; %.1f s\n",
+                "%zu tempo changes) compared with the reference: %zu differences (%zu left out "
+                "in skipped cycles); %.1f s\n",
                 to_string(server.backend()), run.period,
                 run.freewheel ? ", freewheel" : ", real time", got.size(),
                 static_cast<double>(run.music) / rate, want.instances, perf.changes.size(), diffs,
-                secs);
+                excluded, secs);
     return "";
 }
 
