@@ -72,6 +72,28 @@ void atomic_add(std::atomic<std::uint64_t>& a, std::uint64_t n) noexcept RT_NONB
     }
 }
 
+// The engine-facing view of jack_transport_query's answer.
+Transport to_transport(jack_transport_state_t state,
+                       const jack_position_t& pos) noexcept RT_NONBLOCKING {
+    Transport t;
+    t.valid = true;
+    t.state = state == JackTransportRolling    ? TransportState::rolling
+              : state == JackTransportStarting ? TransportState::starting
+                                               : TransportState::stopped;
+    t.frame = pos.frame;
+    return t;
+}
+
+// The BBT in jack_position_t, if a timebase master published it.
+bool to_bbt(const jack_position_t& pos, Bbt& out) noexcept RT_NONBLOCKING {
+    if ((pos.valid & JackPositionBBT) == 0) {
+        return false;
+    }
+    out = Bbt{pos.bar,           pos.beat,      pos.tick,           pos.bar_start_tick,
+              pos.beats_per_bar, pos.beat_type, pos.ticks_per_beat, pos.beats_per_minute};
+    return true;
+}
+
 } // namespace
 
 // JACK calls these C-style trampolines; each forwards to the Client given as `arg`.
@@ -98,6 +120,37 @@ struct Callbacks {
             c.buffer_size_changes_.fetch_add(1, std::memory_order_relaxed);
         }
         return 0;
+    }
+
+    // JACK's timebase callback, on the process thread of the timebase master, right after
+    // our process callback: fill in BBT for the next cycle. jackd2 hands us the next cycle's
+    // position (pos->frame is its first transport frame). PipeWire 0.3.65 hands us this
+    // cycle's position and publishes what we write for the next cycle, so while rolling we
+    // answer for pos->frame + nframes there. (JACK owns pos->frame: a master must not
+    // change it.)
+    static void timebase(jack_transport_state_t state, jack_nframes_t nframes, jack_position_t* pos,
+                         int, void* arg) noexcept RT_NONBLOCKING {
+        auto& c = *static_cast<Client*>(arg);
+        TimebaseSource* const source = c.options_.timebase;
+        std::uint32_t frame = pos->frame;
+        if (state == JackTransportRolling && c.rt_.transport.state == TransportState::rolling &&
+            frame == c.rt_.transport.frame) {
+            frame += nframes; // PipeWire: this cycle's position, published for the next
+        }
+        Bbt bbt;
+        if (source == nullptr || !source->timebase(frame, bbt)) {
+            pos->valid = static_cast<jack_position_bits_t>(pos->valid & ~JackPositionBBT);
+            return;
+        }
+        pos->bar = bbt.bar;
+        pos->beat = bbt.beat;
+        pos->tick = bbt.tick;
+        pos->bar_start_tick = bbt.bar_start_tick;
+        pos->beats_per_bar = bbt.beats_per_bar;
+        pos->beat_type = bbt.beat_type;
+        pos->ticks_per_beat = bbt.ticks_per_beat;
+        pos->beats_per_minute = bbt.beats_per_minute;
+        pos->valid = static_cast<jack_position_bits_t>(pos->valid | JackPositionBBT);
     }
 
     static void freewheel(int starting, void* arg) noexcept RT_NONBLOCKING {
@@ -261,6 +314,15 @@ bool Client::open_session(bool log_failure) {
         return false;
     }
     active_.store(true, std::memory_order_release);
+    if (options_.timebase != nullptr) {
+        // Unconditional (conditional = 0): a restarted server or a master that left must
+        // not keep us from publishing. Failure is not fatal: the transport still runs.
+        timebase_master_.store(jack_set_timebase_callback(c, 0, &Callbacks::timebase, this) == 0,
+                               std::memory_order_relaxed);
+        if (!timebase_master_.load(std::memory_order_relaxed)) {
+            log::warning("%s: JACK refused to make us the timebase master", options_.name.c_str());
+        }
+    }
     std::fill(connection_made_.begin(), connection_made_.end(), false);
     make_connections(true);
     check_realtime();
@@ -273,6 +335,7 @@ void Client::close_session() {
         return;
     }
     active_.store(false, std::memory_order_release);
+    timebase_master_.store(false, std::memory_order_relaxed);
     // Returns once the process thread has left our callbacks for good.
     jack_client_close(client_);
     client_ = nullptr;
@@ -459,6 +522,15 @@ void Client::process(std::uint32_t nframes) noexcept {
     }
     timing_.store(CycleTiming{start, usecs, next_usecs, nframes, rate});
 
+    // JACK transport at this cycle's first frame (jack_transport_query is RT-safe: it
+    // copies the position the server published for this cycle).
+    jack_position_t pos{};
+    LOCKSTEP_JACK_CALLS_BEGIN
+    const jack_transport_state_t transport_state = jack_transport_query(c, &pos);
+    LOCKSTEP_JACK_CALLS_END
+    const Transport transport = to_transport(transport_state, pos);
+    rt_.transport = transport;
+
     if (nframes > max_buffer_size) {
         // Engines are sized for max_buffer_size: output silence rather than overrun them.
         oversized_cycles_.fetch_add(1, std::memory_order_relaxed);
@@ -514,6 +586,8 @@ void Client::process(std::uint32_t nframes) noexcept {
     cycle.nframes = nframes;
     cycle.rate = rate;
     cycle.freewheeling = freewheeling_.load(std::memory_order_relaxed);
+    cycle.transport = transport;
+    cycle.has_bbt = to_bbt(pos, cycle.bbt);
     cycle.midi_in = rt_.midi_in;
     cycle.midi_out = rt_.midi_out;
     cycle.audio_in = rt_.audio_in;
@@ -586,6 +660,25 @@ bool Client::wait_active(std::chrono::milliseconds timeout) const {
 bool Client::set_freewheel(bool on) {
     std::lock_guard lock(mutex_);
     return client_ != nullptr && jack_set_freewheel(client_, on ? 1 : 0) == 0;
+}
+
+bool Client::transport_query(Transport& out, Bbt* bbt, bool* has_bbt) {
+    std::lock_guard lock(mutex_);
+    if (client_ == nullptr) {
+        return false;
+    }
+    jack_position_t pos{};
+    const jack_transport_state_t state = jack_transport_query(client_, &pos);
+    out = to_transport(state, pos);
+    Bbt b;
+    const bool with = to_bbt(pos, b);
+    if (bbt != nullptr && with) {
+        *bbt = b;
+    }
+    if (has_bbt != nullptr) {
+        *has_bbt = with;
+    }
+    return true;
 }
 
 bool Client::transport_start() {

@@ -113,6 +113,14 @@ public:
     bool transport_start();
     bool transport_stop();
     bool transport_locate(std::uint32_t transport_frame);
+    // Control thread: JACK transport now (jack_transport_query), and its BBT when a timebase
+    // master published one; false without a connection.
+    bool transport_query(Transport& out, Bbt* bbt = nullptr, bool* has_bbt = nullptr);
+    // Any thread: JACK accepted our timebase callback on the current connection
+    // (options.timebase set; re-requested after every reconnection).
+    bool timebase_master() const noexcept {
+        return timebase_master_.load(std::memory_order_relaxed);
+    }
 
 private:
     // Sessions: one jack_client_t from open to close. Control/supervisor threads only,
@@ -172,11 +180,13 @@ private:
         std::vector<MidiWriter> midi_out;
         std::vector<std::span<const float>> audio_in;
         std::vector<std::span<float>> audio_out;
+        Transport transport; // this cycle's, for the timebase callback that follows it
     } rt_;
 
     // Published by JACK's threads, read anywhere.
     std::atomic<bool> active_{false};
     std::atomic<bool> freewheeling_{false};
+    std::atomic<bool> timebase_master_{false};
     std::atomic<std::uint32_t> buffer_size_{0};
     SeqLock<CycleTiming> timing_;
     std::atomic<std::uint64_t> cycles_{0};

@@ -76,15 +76,6 @@ private:
     bool sorted_ = true;
 };
 
-// JACK transport as seen at a cycle's first frame (jack_transport_query on the process
-// thread). Engines that ignore transport ignore this.
-enum class TransportState : std::uint8_t { stopped, rolling, starting };
-struct Transport {
-    bool valid = false; // the adapter queried JACK this cycle (false offline unless set)
-    TransportState state = TransportState::stopped;
-    std::uint32_t frame = 0; // transport frame at Cycle::start (jack_position_t::frame)
-};
-
 // Bar/beat/tick as JACK's timebase master publishes it (jack_position_t's BBT fields).
 struct Bbt {
     std::int32_t bar = 1;  // 1-based
@@ -95,6 +86,17 @@ struct Bbt {
     float beat_type = 4;
     double ticks_per_beat = 1920;
     double beats_per_minute = 120;
+    friend bool operator==(const Bbt&, const Bbt&) = default;
+};
+
+// JACK transport as seen at a cycle's first frame (jack_transport_query on the process
+// thread). Engines that ignore transport ignore this.
+enum class TransportState : std::uint8_t { stopped, rolling, starting };
+struct Transport {
+    bool valid = false; // the adapter queried JACK this cycle (false offline unless set)
+    TransportState state = TransportState::stopped;
+    std::uint32_t frame = 0; // transport frame at Cycle::start (jack_position_t::frame)
+    friend bool operator==(const Transport&, const Transport&) = default;
 };
 
 // Everything an engine gets for one cycle. Port vectors are indexed in the order the
@@ -110,6 +112,8 @@ struct Cycle {
     std::uint32_t rate = 0;    // sample rate (Hz)
     bool freewheeling = false; // JACK is running as fast as it can, not in real time
     Transport transport;       // JACK transport at `start`
+    bool has_bbt = false;      // a timebase master published `bbt` for this cycle
+    Bbt bbt;                   // bar/beat/tick at `start` (when has_bbt)
 
     std::span<const std::span<const MidiEvent>> midi_in; // per port, sorted by offset
     std::span<MidiWriter> midi_out;                      // per port, reset for this cycle

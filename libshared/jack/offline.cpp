@@ -82,6 +82,7 @@ void OfflineDriver::run_cycle(Processor& p, Frame start, std::uint32_t nframes) 
     c.nframes = nframes;
     c.rate = rate_;
     c.freewheeling = freewheeling_;
+    c.transport = transport_;
     c.midi_in = in_spans_;
     c.midi_out = writers_;
     c.audio_in = audio_in_spans_;
@@ -97,6 +98,9 @@ void OfflineDriver::run_cycle(Processor& p, Frame start, std::uint32_t nframes) 
         late_ += w.late();
         overflow_ += w.overflow();
         invalid_ += w.invalid();
+    }
+    if (transport_.state == TransportState::rolling) {
+        transport_.frame += nframes; // JACK's transport frame wraps like this too
     }
     for (std::size_t i = 0; i < audio_out_buf_.size(); ++i) {
         audio_out_[i].insert(audio_out_[i].end(), audio_out_buf_[i].begin(),

@@ -36,6 +36,12 @@ public:
     // Audio input of `port` is fn(absolute frame) (silence unless set).
     void set_audio_in(std::size_t port, std::function<float(Frame)> fn);
     void set_freewheeling(bool on) { freewheeling_ = on; }
+    // JACK transport as the following cycles see it (Cycle::transport; default: not valid,
+    // as if no transport were known). While `state` is rolling, `frame` advances by each
+    // cycle's length after that cycle, as JACK's transport does; stopped or starting, it
+    // stays. Set it again between cycles to start, stop or locate.
+    void set_transport(const Transport& t) { transport_ = t; }
+    const Transport& transport() const { return transport_; }
 
     // Runs one cycle [start, start + nframes) and collects its outputs.
     void run_cycle(Processor& p, Frame start, std::uint32_t nframes);
@@ -55,6 +61,7 @@ public:
 private:
     std::uint32_t rate_;
     bool freewheeling_ = false;
+    Transport transport_;
     std::vector<std::vector<TimedMidi>> pending_in_;
     std::vector<std::vector<MidiEvent>> in_events_;
     std::vector<std::span<const MidiEvent>> in_spans_;
