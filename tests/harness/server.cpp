@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -34,6 +36,51 @@ std::string unique_name() {
     std::snprintf(buf, sizeof buf, "lockstep-%d-%u-%04x", static_cast<int>(getpid()),
                   counter.fetch_add(1), static_cast<unsigned>(rd() & 0xffffu));
     return buf;
+}
+
+std::string read_file_or_empty(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// jackd2's server registry (/dev/shm/jack-shm-registry, jack2 common/shm.h): a header, then
+// 8 entries {pid_t pid; char name[]} of header.entry_len bytes each, names written
+// "jack-<uid>:<server>:". The names of servers whose process is gone (SIGKILLed, so they
+// never unregistered): jackd2 frees such a slot only when a server of that name registers.
+std::vector<std::string> stale_jackd_servers() {
+    std::vector<std::string> names;
+    const std::string reg = read_file_or_empty("/dev/shm/jack-shm-registry");
+    constexpr std::size_t header = 24;
+    constexpr std::size_t slots = 8;
+    if (reg.size() < header) {
+        return names;
+    }
+    std::int32_t hdr_len = 0;
+    std::memcpy(&hdr_len, reg.data() + 16, sizeof hdr_len);
+    if (hdr_len <= static_cast<std::int32_t>(header)) {
+        return names;
+    }
+    const std::size_t entry = (static_cast<std::size_t>(hdr_len) - header) / slots;
+    if (entry <= sizeof(pid_t) || reg.size() < header + slots * entry) {
+        return names;
+    }
+    for (std::size_t i = 0; i < slots; ++i) {
+        const char* e = reg.data() + header + i * entry;
+        pid_t pid = 0;
+        std::memcpy(&pid, e, sizeof pid);
+        if (pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH) {
+            continue;
+        }
+        const std::string full(e + sizeof pid, strnlen(e + sizeof pid, entry - sizeof pid));
+        const auto colon = full.find(':');
+        if (colon == std::string::npos || full.size() < colon + 2 || full.back() != ':') {
+            continue;
+        }
+        names.push_back(full.substr(colon + 1, full.size() - colon - 2));
+    }
+    return names;
 }
 
 std::string read_file(const std::string& path) {
@@ -259,10 +306,28 @@ void TestServer::start() {
         if (!no_slot || std::chrono::steady_clock::now() > deadline) {
             break;
         }
+        reclaim_stale_slots(env);
         std::this_thread::sleep_for(200ms);
     }
     throw std::runtime_error("lockstep test server " + name_ + " (" + to_string(opts_.backend) +
                              ") did not become ready: " + failure_ + "\n--- server log:\n" + log());
+}
+
+void TestServer::reclaim_stale_slots(const std::vector<std::string>& env) const {
+    // Servers that were SIGKILLed (by anyone) keep their slot: register and unregister
+    // under each such name, as jackd2 itself would on a restart of that server.
+    for (const std::string& stale : stale_jackd_servers()) {
+        ChildProcess server({"jackd", "-n", stale, "--no-realtime", "-d", "dummy"}, env,
+                            dir() + "/reclaim.log", SIGTERM);
+        for (int i = 0; i < 500 && server.running(); ++i) {
+            ChildProcess lsp({"jack_lsp", "-s", stale}, env, dir() + "/reclaim-probe.log");
+            if (lsp.wait(probe_timeout) == 0) {
+                break;
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+        server.terminate();
+    }
 }
 
 bool TestServer::probe(std::string& probe_output) const {

@@ -100,6 +100,7 @@ private:
     std::string runtime_dir() const;
     std::vector<std::string> server_argv() const;
     bool probe(std::string& probe_output) const;
+    void reclaim_stale_slots(const std::vector<std::string>& env) const;
     bool wait_ready(std::chrono::steady_clock::time_point deadline);
     void remove_stale_files() const;
 
