@@ -232,15 +232,7 @@ struct Engine::Impl {
 
     void write(std::size_t port, Frame f,
                std::initializer_list<std::uint8_t> bytes) noexcept RT_NONBLOCKING {
-        if (port >= cyc->midi_out.size()) {
-            return;
-        }
-        const Frame off = f - cyc->start;
-        const std::uint32_t o = (off < 0 || off >= cyc->nframes) ? jack::max_buffer_size * 4U
-                                                                 : static_cast<std::uint32_t>(off);
-        if (!cyc->midi_out[port].write(o, bytes)) {
-            bump(n_refused);
-        }
+        write_span(port, f, std::span<const std::uint8_t>(bytes.begin(), bytes.size()));
     }
     void write_span(std::size_t port, Frame f,
                     std::span<const std::uint8_t> bytes) noexcept RT_NONBLOCKING {
