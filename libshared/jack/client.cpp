@@ -344,7 +344,13 @@ void Client::close_session() {
 }
 
 // Under mutex_. Connections whose ports do not exist yet are retried when ports appear.
+// A client with many links (a 512-channel recorder) logs one line for them, not 512.
 void Client::make_connections(bool log_failures) {
+    constexpr std::size_t each_logged = 8;
+    const bool many = options_.connections.size() > each_logged;
+    std::size_t made = 0;
+    std::size_t failed = 0;
+    std::string first_failure;
     for (std::size_t i = 0; i < options_.connections.size(); ++i) {
         if (connection_made_[i]) {
             continue;
@@ -354,11 +360,28 @@ void Client::make_connections(bool log_failures) {
         const int rc = jack_connect(client_, src.c_str(), dst.c_str());
         if (rc == 0 || rc == EEXIST) {
             connection_made_[i] = true;
-            log::info("%s: connected %s -> %s", options_.name.c_str(), src.c_str(), dst.c_str());
+            ++made;
+            if (!many) {
+                log::info("%s: connected %s -> %s", options_.name.c_str(), src.c_str(),
+                          dst.c_str());
+            }
         } else if (log_failures) {
-            log::warning("%s: cannot connect %s -> %s yet; will retry when ports appear",
-                         options_.name.c_str(), src.c_str(), dst.c_str());
+            if (failed++ == 0) {
+                first_failure = src + " -> " + dst;
+            }
+            if (!many) {
+                log::warning("%s: cannot connect %s -> %s yet; will retry when ports appear",
+                             options_.name.c_str(), src.c_str(), dst.c_str());
+            }
         }
+    }
+    if (many && made > 0) {
+        log::info("%s: connected %zu of %zu links", options_.name.c_str(), made,
+                  options_.connections.size());
+    }
+    if (many && failed > 0) {
+        log::warning("%s: cannot make %zu links yet (first: %s); will retry when ports appear",
+                     options_.name.c_str(), failed, first_failure.c_str());
     }
 }
 

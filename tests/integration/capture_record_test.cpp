@@ -116,7 +116,14 @@ TEST_P(NoLostFrame, SixtySecondsOfRampsUnbrokenAndExact) {
     server.use_in_this_process();
     TempDir dir("capture-nolost");
     const std::string name = "cap" + std::to_string(channels);
-    CaptureProcess cap(server, name, {"--channels", std::to_string(channels), "--dir", dir.path()});
+    // 512 channels move 98 MB/s: a ring of 2 s (196 MB) rides out the disk thread's stalls
+    // on a shared machine (a fresh VM's first touch of page-cache memory, writeback). 256
+    // channels run with the default 0.5 s, whose CPU and memory the test prints.
+    std::vector<std::string> args = {"--channels", std::to_string(channels), "--dir", dir.path()};
+    if (channels > 256) {
+        args.insert(args.end(), {"--buffer", "2"});
+    }
+    CaptureProcess cap(server, name, args);
     ASSERT_TRUE(cap.wait_ready());
     RampSource ramp(server, "ramp", channels, to_capture(name, channels));
     ASSERT_TRUE(start_ramp(ramp, name, channels));
@@ -132,7 +139,8 @@ TEST_P(NoLostFrame, SixtySecondsOfRampsUnbrokenAndExact) {
     const double cpu = cpu_seconds(cap.child->pid()) - cpu0;
     const auto status = cap.status();
     ASSERT_TRUE(status);
-    EXPECT_EQ(status->args[3].i(), 0) << "overruns";
+    EXPECT_EQ(status->args[3].i(), 0) << "overruns; the recorder said:\n"
+                                      << cap.child->output().substr(0, 4000);
 
     const auto files = takes_in(dir.path());
     ASSERT_EQ(files.size(), 1U);
