@@ -76,9 +76,9 @@ public:
         return d.elements[0].message;
     }
 
-    // Waits (up to `timeout` in all) for a message with `path`, skipping others.
-    std::optional<osc::Message> receive_path(const std::string& path,
-                                             std::chrono::milliseconds timeout) {
+    // Waits (up to `timeout` in all) for a message that `wanted` accepts, skipping others.
+    template <typename Pred>
+    std::optional<osc::Message> receive_until(Pred wanted, std::chrono::milliseconds timeout) {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         for (;;) {
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -90,10 +90,38 @@ public:
             if (!m) {
                 return std::nullopt;
             }
-            if (m->path == path) {
+            if (wanted(*m)) {
                 return m;
             }
         }
+    }
+
+    // Waits (up to `timeout` in all) for a message with `path`, skipping others.
+    std::optional<osc::Message> receive_path(const std::string& path,
+                                             std::chrono::milliseconds timeout) {
+        return receive_until([&](const osc::Message& m) { return m.path == path; }, timeout);
+    }
+
+    // Sends /ping and returns every message that came before the /pong (nullopt if none
+    // came within `timeout`). A client handles packets in order, so everything sent before
+    // has been handled and its replies (and refusals) are in the list.
+    std::optional<std::vector<osc::Message>> ping_and_collect(std::chrono::milliseconds timeout) {
+        if (!send(osc::Message("/ping"))) {
+            return std::nullopt;
+        }
+        std::vector<osc::Message> got;
+        if (!receive_until(
+                [&](const osc::Message& m) {
+                    if (m.path == "/pong") {
+                        return true;
+                    }
+                    got.push_back(m);
+                    return false;
+                },
+                timeout)) {
+            return std::nullopt;
+        }
+        return got;
     }
 
 private:

@@ -111,21 +111,9 @@ inline std::optional<osc::Message> request(OscPeer& peer, const osc::Message& m,
     if (!peer.send(m)) {
         return std::nullopt;
     }
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-            return std::nullopt;
-        }
-        auto r = peer.receive(left);
-        if (!r) {
-            return std::nullopt;
-        }
-        if (r->path == reply_path || r->path == "/error") {
-            return r;
-        }
-    }
+    return peer.receive_until(
+        [&](const osc::Message& r) { return r.path == reply_path || r.path == "/error"; },
+        timeout);
 }
 
 inline std::string describe(const std::optional<osc::Message>& m) {

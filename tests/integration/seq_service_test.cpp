@@ -96,21 +96,12 @@ public:
         return until_pong();
     }
     std::vector<Message> until_pong() {
-        peer_.send(Message("/ping"));
-        std::vector<Message> got;
-        const auto deadline = std::chrono::steady_clock::now() + generous;
-        while (std::chrono::steady_clock::now() < deadline) {
-            auto r = peer_.receive(1s);
-            if (!r) {
-                continue;
-            }
-            if (r->path == "/pong") {
-                return got;
-            }
-            got.push_back(*r);
+        auto got = peer_.ping_and_collect(generous);
+        if (!got) {
+            ADD_FAILURE() << "no /pong";
+            return {};
         }
-        ADD_FAILURE() << "no /pong";
-        return got;
+        return std::move(*got);
     }
     std::vector<Message> query() { return exchange(Message("/query")); }
 

@@ -79,21 +79,12 @@ public:
     // order, so everything sent before has been handled (and refusals are in the list).
     std::vector<Message> sync() {
         unsynced_ = 0;
-        peer_.send(Message("/ping"));
-        std::vector<Message> got;
-        const auto deadline = std::chrono::steady_clock::now() + generous;
-        while (std::chrono::steady_clock::now() < deadline) {
-            auto r = peer_.receive(1s);
-            if (!r) {
-                continue;
-            }
-            if (r->path == "/pong") {
-                return got;
-            }
-            got.push_back(*r);
+        auto got = peer_.ping_and_collect(generous);
+        if (!got) {
+            ADD_FAILURE() << "no /pong";
+            return {};
         }
-        ADD_FAILURE() << "no /pong";
-        return got;
+        return std::move(*got);
     }
 
     // Errors among the replies so far (none expected while setting up).
