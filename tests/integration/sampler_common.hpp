@@ -112,8 +112,7 @@ inline std::optional<osc::Message> request(OscPeer& peer, const osc::Message& m,
         return std::nullopt;
     }
     return peer.receive_until(
-        [&](const osc::Message& r) { return r.path == reply_path || r.path == "/error"; },
-        timeout);
+        [&](const osc::Message& r) { return r.path == reply_path || r.path == "/error"; }, timeout);
 }
 
 inline std::string describe(const std::optional<osc::Message>& m) {
