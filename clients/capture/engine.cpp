@@ -1,5 +1,7 @@
 #include "engine.hpp"
 
+#include "rt/simd.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <ctime>
@@ -329,10 +331,23 @@ void Engine::meter(const jack::Cycle& cycle) noexcept {
     const std::uint32_t n = cycle.nframes;
     const std::size_t channels = std::min<std::size_t>(options_.channels, cycle.audio_in.size());
     for (std::size_t c = 0; c < channels; ++c) {
+        // Four lanes (and two sums for the adder's latency): the meters were most of the
+        // audio thread's work as a scalar loop (docs/capture.md, Performance).
         const float* x = cycle.audio_in[c].data();
-        float peak = rt.peak[c];
-        float sumsq = 0.0F;
-        for (std::uint32_t i = 0; i < n; ++i) {
+        simd::F4 peak4{};
+        simd::F4 sum_a{};
+        simd::F4 sum_b{};
+        std::uint32_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            const simd::F4 a = simd::load4(x + i);
+            const simd::F4 b = simd::load4(x + i + 4);
+            peak4 = simd::max4(simd::max4(peak4, simd::abs4(a)), simd::abs4(b));
+            sum_a += a * a;
+            sum_b += b * b;
+        }
+        float peak = std::max(rt.peak[c], simd::hmax(peak4));
+        float sumsq = simd::hsum(sum_a + sum_b);
+        for (; i < n; ++i) {
             peak = std::max(peak, std::fabs(x[i]));
             sumsq += x[i] * x[i];
         }

@@ -1,8 +1,12 @@
 #include "writer.hpp"
 
+#include "rt/simd.hpp"
+
 #include <sndfile.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -20,6 +24,7 @@ struct TakeWriter::File {
     bool can_reserve = true;
     std::uint64_t flushed = 0;      // writeback started for bytes before this
     std::uint64_t prev_flushed = 0; // writeback waited for (and cache dropped) before this
+    bool written = false;           // libsndfile has written the header for data
 
     ~File() {
         if (sf != nullptr) {
@@ -103,6 +108,8 @@ std::unique_ptr<TakeWriter> TakeWriter::open(const WriterOptions& options, const
                                              Frame first_frame, std::string& error) {
     std::unique_ptr<TakeWriter> w(new TakeWriter());
     w->options_ = options;
+    w->raw_ = options.format == FileFormat::wav && options.sample == SampleFormat::float32 &&
+              std::endian::native == std::endian::little;
     w->bytes_per_sample_ = options.sample == SampleFormat::pcm16   ? 2
                            : options.sample == SampleFormat::pcm24 ? 3
                                                                    : 4;
@@ -263,11 +270,103 @@ void TakeWriter::flush(File& f) {
 
 WriteStatus TakeWriter::fail(File& f, std::size_t written, std::size_t wanted) {
     const int err = errno;
-    error_ = f.path + ": wrote " + std::to_string(written) + " of " + std::to_string(wanted) +
-             " frames: " + sf_strerror(f.sf);
+    error_ = f.path + ": writing " + std::to_string(wanted) + " frames failed" +
+             (written > 0 ? " after " + std::to_string(written) : std::string()) + ": " +
+             sf_strerror(f.sf);
     return is_disk_full(err) || std::strstr(sf_strerror(f.sf), "No space") != nullptr
                ? WriteStatus::disk_full
                : WriteStatus::error;
+}
+
+// Planar to interleaved, four channels by four frames at a time (a 4x4 transpose): the
+// plain strided loop cost about six instructions per sample.
+void TakeWriter::interleave(std::span<const float* const> channels, std::size_t from, std::size_t k,
+                            float* out) const {
+    const std::size_t nch = options_.channels;
+    std::size_t c = 0;
+    for (; c + 4 <= nch; c += 4) {
+        const float* p0 = channels[c] + from;
+        const float* p1 = channels[c + 1] + from;
+        const float* p2 = channels[c + 2] + from;
+        const float* p3 = channels[c + 3] + from;
+        std::size_t i = 0;
+        for (; i + 4 <= k; i += 4) {
+            simd::F4 r0 = simd::load4(p0 + i);
+            simd::F4 r1 = simd::load4(p1 + i);
+            simd::F4 r2 = simd::load4(p2 + i);
+            simd::F4 r3 = simd::load4(p3 + i);
+            simd::transpose4(r0, r1, r2, r3);
+            float* o = out + i * nch + c;
+            simd::store4(o, r0);
+            simd::store4(o + nch, r1);
+            simd::store4(o + 2 * nch, r2);
+            simd::store4(o + 3 * nch, r3);
+        }
+        for (; i < k; ++i) {
+            float* o = out + i * nch + c;
+            o[0] = p0[i];
+            o[1] = p1[i];
+            o[2] = p2[i];
+            o[3] = p3[i];
+        }
+    }
+    for (; c < nch; ++c) {
+        const float* in = channels[c] + from;
+        for (std::size_t i = 0; i < k; ++i) {
+            out[i * nch + c] = in[i];
+        }
+    }
+}
+
+// Float32 WAV on a little-endian host is written raw: the bytes are the file's samples,
+// and libsndfile's float path would also scan every sample for the PEAK chunk, which
+// Debian 12's libsndfile (1.2.0) cannot switch off for RF64. The PEAK chunk it keeps
+// writing (with no peaks, since it never saw the samples) is renamed JUNK after every
+// header write (hide_peak), so no reader is told a wrong peak.
+bool TakeWriter::write_frames(File& f, const float* data, std::size_t k) {
+    const std::size_t ch = options_.per_channel ? 1 : options_.channels;
+    if (raw_) {
+        const bool first = !f.written;
+        const auto bytes = static_cast<sf_count_t>(k * ch * sizeof(float));
+        if (sf_write_raw(f.sf, data, bytes) != bytes) {
+            return false;
+        }
+        f.written = true;
+        if (first) {
+            hide_peak(f);
+        }
+        return true;
+    }
+    f.written = true;
+    return sf_writef_float(f.sf, data, static_cast<sf_count_t>(k)) == static_cast<sf_count_t>(k);
+}
+
+// Renames the PEAK chunk of `f`'s header to JUNK (see write_frames). Reads the header
+// through our own descriptor; stops at the data chunk.
+void TakeWriter::hide_peak(File& f) const {
+    if (!raw_) {
+        return;
+    }
+    std::array<unsigned char, 4096> h{};
+    const ssize_t n = ::pread(f.fd, h.data(), h.size(), 0);
+    if (n < 12 || std::memcmp(h.data() + 8, "WAVE", 4) != 0) {
+        return;
+    }
+    std::size_t pos = 12;
+    while (pos + 8 <= static_cast<std::size_t>(n)) {
+        const unsigned char* id = h.data() + pos;
+        const std::uint32_t size =
+            static_cast<std::uint32_t>(id[4]) | static_cast<std::uint32_t>(id[5]) << 8 |
+            static_cast<std::uint32_t>(id[6]) << 16 | static_cast<std::uint32_t>(id[7]) << 24;
+        if (std::memcmp(id, "data", 4) == 0) {
+            return;
+        }
+        if (std::memcmp(id, "PEAK", 4) == 0) {
+            (void)::pwrite(f.fd, "JUNK", 4, static_cast<off_t>(pos));
+            return;
+        }
+        pos += 8 + size + (size & 1U);
+    }
 }
 
 WriteStatus TakeWriter::write(std::span<const float* const> channels, std::size_t frames) {
@@ -284,10 +383,8 @@ WriteStatus TakeWriter::write(std::span<const float* const> channels, std::size_
                 if (auto s = reserve(f, k * bytes_per_sample_); s != WriteStatus::ok) {
                     return s;
                 }
-                const sf_count_t n =
-                    sf_write_float(f.sf, channels[c] + done, static_cast<sf_count_t>(k));
-                if (n != static_cast<sf_count_t>(k)) {
-                    return fail(f, static_cast<std::size_t>(n), k);
+                if (!write_frames(f, channels[c] + done, k)) {
+                    return fail(f, 0, k);
                 }
                 flush(f);
             }
@@ -297,15 +394,9 @@ WriteStatus TakeWriter::write(std::span<const float* const> channels, std::size_
                 return s;
             }
             float* out = interleaved_.data();
-            for (std::uint32_t c = 0; c < nch; ++c) {
-                const float* in = channels[c] + done;
-                for (std::size_t i = 0; i < k; ++i) {
-                    out[i * nch + c] = in[i];
-                }
-            }
-            const sf_count_t n = sf_writef_float(f.sf, out, static_cast<sf_count_t>(k));
-            if (n != static_cast<sf_count_t>(k)) {
-                return fail(f, static_cast<std::size_t>(n), k);
+            interleave(channels, done, k, out);
+            if (!write_frames(f, out, k)) {
+                return fail(f, 0, k);
             }
             flush(f);
         }
@@ -330,9 +421,8 @@ WriteStatus TakeWriter::write_silence(std::uint64_t frames) {
                 s != WriteStatus::ok) {
                 return s;
             }
-            const sf_count_t n = sf_writef_float(f.sf, zeros_.data(), static_cast<sf_count_t>(k));
-            if (n != static_cast<sf_count_t>(k)) {
-                return fail(f, static_cast<std::size_t>(n), k);
+            if (!write_frames(f, zeros_.data(), k)) {
+                return fail(f, 0, k);
             }
             frames_ += k;
         }
@@ -347,6 +437,7 @@ bool TakeWriter::update_header() {
     }
     for (auto& f : files_) {
         sf_command(f->sf, SFC_UPDATE_HEADER_NOW, nullptr, 0);
+        hide_peak(*f);
     }
     return true;
 }
@@ -366,6 +457,7 @@ bool TakeWriter::close() {
                 }
             }
             f->sf = nullptr;
+            hide_peak(*f);
         }
         if (f->fd >= 0) {
             // Give back the space reserved beyond the end (growing by one byte and

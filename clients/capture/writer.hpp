@@ -81,6 +81,10 @@ private:
     WriteStatus reserve(File& f, std::uint64_t more_bytes);
     WriteStatus fail(File& f, std::size_t written, std::size_t wanted);
     void flush(File& f);
+    void interleave(std::span<const float* const> channels, std::size_t from, std::size_t k,
+                    float* out) const;
+    bool write_frames(File& f, const float* data, std::size_t k);
+    void hide_peak(File& f) const;
 
     WriterOptions options_;
     std::vector<std::unique_ptr<File>> files_;
@@ -91,6 +95,7 @@ private:
     std::uint32_t bytes_per_sample_ = 4;
     std::string error_;
     bool closed_ = false;
+    bool raw_ = false; // float32 WAV on a little-endian host: sf_write_raw (writer.cpp)
 };
 
 } // namespace lockstep::capture

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -114,6 +115,63 @@ TEST(CaptureWriter, FloatWavWithBextTimeReference) {
         }
     }
     EXPECT_EQ(r.samples[5050 * 3 + 1], 0.0F);
+}
+
+// The chunk ids of a RIFF/RF64 WAVE file, up to and including "data".
+std::vector<std::string> chunk_ids(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::vector<char> h(8192);
+    in.read(h.data(), static_cast<std::streamsize>(h.size()));
+    const auto n = static_cast<std::size_t>(in.gcount());
+    std::vector<std::string> ids;
+    std::size_t pos = 12;
+    while (pos + 8 <= n) {
+        ids.emplace_back(h.data() + pos, 4);
+        if (ids.back() == "data") {
+            break;
+        }
+        std::uint32_t size = 0;
+        for (int b = 3; b >= 0; --b) {
+            size = size << 8 | static_cast<unsigned char>(h[pos + 4 + static_cast<std::size_t>(b)]);
+        }
+        pos += 8 + size + (size & 1U);
+    }
+    return ids;
+}
+
+// Every channel count from 1 to 9 (the 4x4 transposes and their remainders) over odd
+// lengths that straddle the interleaving chunk; no PEAK chunk claims peaks that libsndfile
+// never saw (float32 data is written raw).
+TEST(CaptureWriter, InterleavesEveryChannelCountExactlyAndHidesThePeakChunk) {
+    for (std::uint32_t channels = 1; channels <= 9; ++channels) {
+        lockstep::test::TempDir dir("capture-writer-ch");
+        WriterOptions o;
+        o.channels = channels;
+        o.chunk_frames = 64;
+        std::string err;
+        auto w = TakeWriter::open(o, dir.path() + "/t", 0, err);
+        ASSERT_NE(w, nullptr) << err;
+        Planar p(channels, 1000, 0, 0.9F);
+        ASSERT_EQ(w->write(p.ptrs, 203), WriteStatus::ok);
+        EXPECT_TRUE(w->update_header());
+        EXPECT_EQ(chunk_ids(dir.path() + "/t.wav").back(), "data");
+        std::vector<const float*> rest;
+        for (auto* q : p.ptrs) {
+            rest.push_back(q + 203);
+        }
+        ASSERT_EQ(w->write(rest, 797), WriteStatus::ok);
+        ASSERT_TRUE(w->close());
+        const Read r = read(dir.path() + "/t.wav");
+        ASSERT_EQ(r.info.frames, 1000);
+        for (std::size_t i = 0; i < 1000; ++i) {
+            for (std::size_t c = 0; c < channels; ++c) {
+                ASSERT_EQ(r.samples[i * channels + c], p.data[c][i]) << channels << " " << i;
+            }
+        }
+        const auto ids = chunk_ids(dir.path() + "/t.wav");
+        EXPECT_EQ(std::count(ids.begin(), ids.end(), "PEAK"), 0) << channels;
+        EXPECT_EQ(ids.back(), "data");
+    }
 }
 
 TEST(CaptureWriter, PerChannelFilesAndIntegerFormats) {
