@@ -32,6 +32,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unistd.h>
 
 namespace {
@@ -294,6 +295,26 @@ int main(int argc, char** argv) {
 
     service::notify::stopping();
     endpoint->stop();
+    // A take still open ends at a cycle boundary while the inputs are still connected:
+    // closing the JACK client disconnects the ports a cycle before the callbacks stop,
+    // and that cycle would be recorded as silence at the take's end. If no cycle comes
+    // (server gone), the take keeps what the ring holds.
+    if (engine.status().state == State::recording && engine.send({ToEngineKind::stop, asap})) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (engine.status().state == State::recording &&
+               std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        FromEngine fe;
+        while (engine.receive(fe)) {
+            if (fe.kind == FromEngineKind::stopped) {
+                log::info("take %llu ends before frame %lld (exit), %llu frames",
+                          static_cast<unsigned long long>(fe.take),
+                          static_cast<long long>(fe.frame),
+                          static_cast<unsigned long long>(fe.frames));
+            }
+        }
+    }
     client.stop(); // no more cycles: the ring holds the last frames of an open take
     slot.set(nullptr);
     disk.finish(); // writes them and closes the take completely
