@@ -42,6 +42,7 @@ struct Voice {
     std::int64_t off_by = 0;
     std::uint64_t serial = 0; // start order: the oldest is stolen first
     const Kit* kit = nullptr;
+    float* acc = nullptr; // its output pair's accumulator
 };
 
 // ---- inner loops: where the voice-frames go ------------------------------------------
@@ -202,9 +203,11 @@ struct Engine::Impl {
     std::size_t stride = 0; // floats from one pair's accumulator to the next
     std::size_t group_outs = 0;
     std::uint32_t cycle_frames = 0; // of the cycle being processed
-    // Group pairs a voice mixed into this cycle: cleared on first use, so pairs nobody
-    // plays on cost nothing but writing their ports' zeros.
+    // Group pairs with a voice this cycle: their accumulators are cleared at the cycle's
+    // start or at the note-on that first uses them, so pairs nobody plays on cost nothing
+    // but writing their ports' zeros, and the mixing loop never branches on the pair.
     std::array<bool, max_group_outs + 1> touched{};
+    std::array<std::uint32_t, max_group_outs + 1> pair_voices{}; // active voices per pair
     std::size_t polyphony = 0;
     std::size_t playing = 0; // active and not fading
     std::size_t active = 0;
@@ -245,6 +248,7 @@ struct Engine::Impl {
     void finish(Voice& v) noexcept RT_NONBLOCKING {
         v.active = false;
         --active;
+        --pair_voices[v.out];
         if (!v.fading) {
             --playing;
         }
@@ -344,13 +348,13 @@ struct Engine::Impl {
         }
     }
 
-    float* accumulator(std::uint8_t pair) noexcept RT_NONBLOCKING {
-        float* acc = mix.data() + static_cast<std::size_t>(pair) * stride;
+    // A group pair about to be mixed into this cycle: cleared once.
+    void use_pair(std::size_t pair) noexcept RT_NONBLOCKING {
         if (!touched[pair]) {
             touched[pair] = true;
+            float* acc = mix.data() + pair * stride;
             std::fill(acc, acc + 2 * static_cast<std::size_t>(cycle_frames), 0.0F);
         }
-        return acc;
     }
 
     void render_all(std::uint32_t a, std::uint32_t b) noexcept RT_NONBLOCKING {
@@ -359,7 +363,7 @@ struct Engine::Impl {
         }
         for (Voice& v : voices) {
             if (v.active) {
-                render(v, v.out == 0 ? mix.data() : accumulator(v.out), a, b);
+                render(v, v.acc, a, b);
             }
         }
     }
@@ -411,6 +415,11 @@ struct Engine::Impl {
         v.channel = channel;
         v.one_shot = g.one_shot;
         v.out = g.output <= group_outs ? g.output : 0;
+        ++pair_voices[v.out];
+        v.acc = mix.data() + static_cast<std::size_t>(v.out) * stride;
+        if (v.out != 0) {
+            use_pair(v.out); // before the voice mixes into it, later in this cycle
+        }
         v.channels = g.data->channels;
         v.data = g.data->frame0();
         v.frames = g.data->frames;
@@ -576,6 +585,12 @@ void Engine::process(jack::Cycle& cycle) noexcept RT_NONBLOCKING {
     float* acc = s.mix.data();
     std::fill(acc, acc + 2 * static_cast<std::size_t>(n), 0.0F);
     s.cycle_frames = n;
+    for (std::size_t k = 1; k <= s.group_outs; ++k) {
+        s.touched[k] = false;
+        if (s.pair_voices[k] > 0) {
+            s.use_pair(k); // voices still sounding from earlier cycles
+        }
+    }
     if (cycle.rate != s.rate) {
         s.set_rate(cycle.rate);
     }
@@ -601,7 +616,6 @@ void Engine::process(jack::Cycle& cycle) noexcept RT_NONBLOCKING {
     }
     for (std::size_t k = 1; k <= s.group_outs; ++k) {
         const bool played = s.touched[k];
-        s.touched[k] = false;
         if (port_group_r(k) >= cycle.audio_out.size()) {
             continue; // fewer ports than pairs (a test's cycle): what played there is dropped
         }
