@@ -48,8 +48,9 @@ struct Voice {
 // ---- inner loops: where the voice-frames go ------------------------------------------
 // Voices mix into an interleaved stereo accumulator (L0 R0 L1 R1 ...) per output pair, so
 // a stereo frame is one 2-lane add and two frames one 4-lane SSE operation; process()
-// splits each into its L/R ports once per cycle. The gain is a linear ramp per channel, g(i) = g0 +
-// dg * i (the envelope is piecewise linear, so a sub-block never needs a per-frame branch).
+// splits each into its L/R ports once per cycle. The gain is a linear ramp per channel,
+// g(i) = g0 + dg * i (the envelope is piecewise linear, so a sub-block never needs a
+// per-frame branch).
 
 using F4 = float __attribute__((vector_size(16)));
 using F2 = float __attribute__((vector_size(8)));
