@@ -152,6 +152,7 @@ LoadReport Control::execute(const Request& r) {
     case Kind::tune:
     case Kind::choke:
     case Kind::one_shot:
+    case Kind::output:
         if (r.kind == Kind::gain) {
             s.gain_db = r.value;
         } else if (r.kind == Kind::pan) {
@@ -160,6 +161,8 @@ LoadReport Control::execute(const Request& r) {
             s.tune = static_cast<int>(r.value);
         } else if (r.kind == Kind::choke) {
             s.choke = static_cast<std::int64_t>(r.value);
+        } else if (r.kind == Kind::output) {
+            s.output = static_cast<int>(r.value);
         } else {
             s.one_shot = r.value != 0;
         }

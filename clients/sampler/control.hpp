@@ -35,6 +35,7 @@ struct Request {
         tune,      // cents
         choke,     // group (0 = none)
         one_shot,  // 0 or 1
+        output,    // 0 = main pair, K = group pair K (0..16)
         rate,      // JACK's sample rate is now `value`: reload everything at it
     };
     Kind kind = Kind::kit;

@@ -1,6 +1,7 @@
 #include "engine.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <span>
@@ -21,6 +22,7 @@ struct Voice {
     bool released = false; // in release (note-off, steal or choke)
     bool exact = false;    // ratio 1: frames are copied, not interpolated
     bool one_shot = false;
+    std::uint8_t out = 0; // output pair: 0 main, k group pair k
     std::uint8_t note = 0;
     std::uint8_t channel = 0;
     std::uint32_t channels = 1;
@@ -40,13 +42,15 @@ struct Voice {
     std::int64_t off_by = 0;
     std::uint64_t serial = 0; // start order: the oldest is stolen first
     const Kit* kit = nullptr;
+    float* acc = nullptr; // its output pair's accumulator
 };
 
 // ---- inner loops: where the voice-frames go ------------------------------------------
-// Voices mix into one interleaved stereo accumulator (L0 R0 L1 R1 ...), so a stereo frame
-// is one 2-lane add and two frames one 4-lane SSE operation; process() splits it into
-// out_L/out_R once per cycle. The gain is a linear ramp per channel, g(i) = g0 + dg * i
-// (the envelope is piecewise linear, so a sub-block never needs a per-frame branch).
+// Voices mix into an interleaved stereo accumulator (L0 R0 L1 R1 ...) per output pair, so
+// a stereo frame is one 2-lane add and two frames one 4-lane SSE operation; process()
+// splits each into its L/R ports once per cycle. The gain is a linear ramp per channel,
+// g(i) = g0 + dg * i (the envelope is piecewise linear, so a sub-block never needs a
+// per-frame branch).
 
 using F4 = float __attribute__((vector_size(16)));
 using F2 = float __attribute__((vector_size(8)));
@@ -196,7 +200,15 @@ struct Engine::Impl {
     std::vector<Voice> voices;            // options.voices + reserve for fading voices
     std::vector<std::uint32_t> rr;        // round-robin counter per region index
     std::vector<std::uint64_t> cents_inc; // 2^(c/1200) in 32.32 for c in 0..1199
-    std::vector<float> mix;               // interleaved L/R accumulator, one cycle
+    std::vector<float> mix; // interleaved L/R accumulators, one cycle, per output pair
+    std::size_t stride = 0; // floats from one pair's accumulator to the next
+    std::size_t group_outs = 0;
+    std::uint32_t cycle_frames = 0; // of the cycle being processed
+    // Group pairs with a voice this cycle: their accumulators are cleared at the cycle's
+    // start or at the note-on that first uses them, so pairs nobody plays on cost nothing
+    // but writing their ports' zeros, and the mixing loop never branches on the pair.
+    std::array<bool, max_group_outs + 1> touched{};
+    std::array<std::uint32_t, max_group_outs + 1> pair_voices{}; // active voices per pair
     std::size_t polyphony = 0;
     std::size_t playing = 0; // active and not fading
     std::size_t active = 0;
@@ -237,6 +249,7 @@ struct Engine::Impl {
     void finish(Voice& v) noexcept RT_NONBLOCKING {
         v.active = false;
         --active;
+        --pair_voices[v.out];
         if (!v.fading) {
             --playing;
         }
@@ -336,13 +349,22 @@ struct Engine::Impl {
         }
     }
 
+    // A group pair about to be mixed into this cycle: cleared once.
+    void use_pair(std::size_t pair) noexcept RT_NONBLOCKING {
+        if (!touched[pair]) {
+            touched[pair] = true;
+            float* acc = mix.data() + pair * stride;
+            std::fill(acc, acc + 2 * static_cast<std::size_t>(cycle_frames), 0.0F);
+        }
+    }
+
     void render_all(std::uint32_t a, std::uint32_t b) noexcept RT_NONBLOCKING {
         if (a >= b || active == 0) {
             return;
         }
         for (Voice& v : voices) {
             if (v.active) {
-                render(v, mix.data(), a, b);
+                render(v, v.acc, a, b);
             }
         }
     }
@@ -393,6 +415,12 @@ struct Engine::Impl {
         v.note = note;
         v.channel = channel;
         v.one_shot = g.one_shot;
+        v.out = g.output <= group_outs ? g.output : 0;
+        ++pair_voices[v.out];
+        v.acc = mix.data() + static_cast<std::size_t>(v.out) * stride;
+        if (v.out != 0) {
+            use_pair(v.out); // before the voice mixes into it, later in this cycle
+        }
         v.channels = g.data->channels;
         v.data = g.data->frame0();
         v.frames = g.data->frames;
@@ -515,7 +543,10 @@ Engine::Engine(EngineOptions options, Published<KitRef>& kits)
     // half the pool covers any burst short of that many steals within one fade.
     s.voices.resize(options_.voices + std::max<std::size_t>(16, options_.voices / 2));
     s.rr.assign(options_.max_regions, 0);
-    s.mix.assign(2 * static_cast<std::size_t>(jack::max_buffer_size), 0.0F);
+    options_.group_outs = std::min(options_.group_outs, max_group_outs);
+    s.group_outs = options_.group_outs;
+    s.stride = 2 * static_cast<std::size_t>(jack::max_buffer_size);
+    s.mix.assign((options_.group_outs + 1) * s.stride, 0.0F);
     s.cents_inc.resize(cents_per_octave);
     for (int c = 0; c < cents_per_octave; ++c) {
         s.cents_inc[static_cast<std::size_t>(c)] =
@@ -554,6 +585,13 @@ void Engine::process(jack::Cycle& cycle) noexcept RT_NONBLOCKING {
     }
     float* acc = s.mix.data();
     std::fill(acc, acc + 2 * static_cast<std::size_t>(n), 0.0F);
+    s.cycle_frames = n;
+    for (std::size_t k = 1; k <= s.group_outs; ++k) {
+        s.touched[k] = false;
+        if (s.pair_voices[k] > 0) {
+            s.use_pair(k); // voices still sounding from earlier cycles
+        }
+    }
     if (cycle.rate != s.rate) {
         s.set_rate(cycle.rate);
     }
@@ -576,6 +614,24 @@ void Engine::process(jack::Cycle& cycle) noexcept RT_NONBLOCKING {
     for (std::uint32_t i = 0; i < n; ++i) {
         l[i] = acc[2 * i];
         r[i] = acc[2 * i + 1];
+    }
+    for (std::size_t k = 1; k <= s.group_outs; ++k) {
+        const bool played = s.touched[k];
+        if (port_group_r(k) >= cycle.audio_out.size()) {
+            continue; // fewer ports than pairs (a test's cycle): what played there is dropped
+        }
+        float* gl = cycle.audio_out[port_group_l(k)].data();
+        float* gr = cycle.audio_out[port_group_r(k)].data();
+        if (!played) {
+            std::fill(gl, gl + n, 0.0F);
+            std::fill(gr, gr + n, 0.0F);
+            continue;
+        }
+        const float* g = s.mix.data() + k * s.stride;
+        for (std::uint32_t i = 0; i < n; ++i) {
+            gl[i] = g[2 * i];
+            gr[i] = g[2 * i + 1];
+        }
     }
 
     cycles_.store(cycles_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);

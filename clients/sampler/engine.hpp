@@ -26,12 +26,23 @@ namespace lockstep::sampler {
 inline constexpr std::size_t port_midi_in = 0; // Cycle::midi_in: `in`
 inline constexpr std::size_t port_out_l = 0;   // Cycle::audio_out: `out_L`
 inline constexpr std::size_t port_out_r = 1;   // `out_R`
+// Group pair k (1..group_outs) follows the main pair: `out_k_L`, `out_k_R`.
+inline constexpr std::size_t max_group_outs = 16;
+constexpr std::size_t port_group_l(std::size_t k) noexcept {
+    return 2 * k;
+}
+constexpr std::size_t port_group_r(std::size_t k) noexcept {
+    return 2 * k + 1;
+}
 
 struct EngineOptions {
     std::size_t voices = 256;       // notes sounding at once before the oldest is stolen
     double fade_ms = 2.0;           // steal/choke fade and shortest release (clamped to 1..5)
     std::uint64_t seed = 1;         // lorand/hirand draws (reproducible for a seed)
     std::size_t max_regions = 4096; // round-robin counters kept (SfzLimits::max_regions)
+    // Stereo group pairs after the main one (0..max_group_outs). A region with output K in
+    // 1..group_outs plays only on pair K; 0 or beyond group_outs, only on the main pair.
+    std::size_t group_outs = 0;
 };
 
 struct EngineCounters {
@@ -58,7 +69,7 @@ public:
     Engine& operator=(const Engine&) = delete;
 
     // RT: one cycle. Handles MIDI in at its frame offsets and writes every frame of
-    // out_L/out_R.
+    // out_L/out_R and of each group pair present (zeros when no voice plays on it).
     void process(jack::Cycle& cycle) noexcept RT_NONBLOCKING override;
 
     // Any thread.

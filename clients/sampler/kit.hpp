@@ -60,6 +60,7 @@ struct Region {
     std::int32_t cents = 0;                           // tune + 100 * transpose
     std::uint32_t attack = 0, decay = 0, release = 0; // frames
     float sustain = 1.0F;                             // 0..1
+    std::uint8_t output = 0; // 0: main pair; K: group pair K (the main pair if K > group_outs)
 };
 
 struct Kit {

@@ -182,11 +182,12 @@ Region make_region(const SfzRegion& r, std::uint32_t rate) {
     g.decay = frames(r.ampeg_decay);
     g.release = frames(r.ampeg_release);
     g.sustain = static_cast<float>(r.ampeg_sustain / 100.0);
+    g.output = r.output;
     return g;
 }
 
-KitStore::KitStore(std::uint32_t rate, LoadLimits limits)
-    : rate_(rate), limits_(std::move(limits)) {}
+KitStore::KitStore(std::uint32_t rate, LoadLimits limits, int group_outs)
+    : rate_(rate), limits_(std::move(limits)), group_outs_(group_outs) {}
 
 KitStore::~KitStore() = default;
 
@@ -261,6 +262,23 @@ LoadReport KitStore::load_kit_with(const std::filesystem::path& sfz,
     if (parsed.document.warnings_dropped > 0) {
         report.warnings.push_back(std::to_string(parsed.document.warnings_dropped) +
                                   " more warnings not shown");
+    }
+    // One line for the whole load, however many regions route beyond the group pairs.
+    std::size_t beyond = 0;
+    const SfzRegion* first_beyond = nullptr;
+    for (const SfzRegion& r : parsed.document.regions) {
+        if (r.output > group_outs_) {
+            if (beyond++ == 0) {
+                first_beyond = &r;
+            }
+        }
+    }
+    if (first_beyond != nullptr) {
+        report.warnings.push_back(
+            std::to_string(beyond) + (beyond == 1 ? " region routes" : " regions route") +
+            " to a group output beyond --group-outs " + std::to_string(group_outs_) +
+            " (first: line " + std::to_string(first_beyond->line) +
+            ", output=" + std::to_string(first_beyond->output) + "): played on the main pair");
     }
     const std::filesystem::path dir = sfz.parent_path();
     std::map<std::string, std::shared_ptr<const SampleData>> by_path;
@@ -342,14 +360,22 @@ LoadReport KitStore::set_slot(int slot, const SlotSettings& settings) {
     }
     if (!(settings.pan >= -100.0 && settings.pan <= 100.0) ||
         !(settings.gain_db >= -144.0 && settings.gain_db <= 24.0) || settings.tune < -9600 ||
-        settings.tune > 9600) {
+        settings.tune > 9600 || settings.output < 0 || settings.output > max_sfz_output) {
         report.error = "slot settings out of range (gain -144..24 dB, pan -100..100, tune "
-                       "-9600..9600 cents)";
+                       "-9600..9600 cents, output 0..16)";
         return report;
     }
     std::array<Slot, slot_count> slots = slots_;
+    const bool new_output =
+        slots[static_cast<std::size_t>(slot)].settings.output != settings.output;
     slots[static_cast<std::size_t>(slot)].settings = settings;
-    return build_and_publish(sfz_regions_, sfz_samples_, slots, source_);
+    report = build_and_publish(sfz_regions_, sfz_samples_, slots, source_);
+    if (report.ok && new_output && settings.output > group_outs_) {
+        report.warnings.push_back("slot " + std::to_string(slot) + ": output " +
+                                  std::to_string(settings.output) + " is beyond --group-outs " +
+                                  std::to_string(group_outs_) + ": played on the main pair");
+    }
+    return report;
 }
 
 LoadReport KitStore::build_and_publish(std::vector<Region> sfz_regions,
@@ -375,6 +401,7 @@ LoadReport KitStore::build_and_publish(std::vector<Region> sfz_regions,
         r.group = slot.settings.choke;
         r.off_by = slot.settings.choke;
         r.loop_mode = slot.settings.one_shot ? LoopMode::one_shot : LoopMode::gated;
+        r.output = static_cast<std::uint8_t>(slot.settings.output);
         Region g = make_region(r, rate_);
         g.data = slot.sample.get();
         g.slot = static_cast<std::int16_t>(s);

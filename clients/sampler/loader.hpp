@@ -61,14 +61,17 @@ struct SlotSettings {
     int tune = 0;           // cents
     std::int64_t choke = 0; // group and off_by: slots with the same choke cut each other
     bool one_shot = true;   // drum hits ring out; false = gated by note-off
+    int output = 0;         // 0: main pair; K: group pair K (0..max_sfz_output)
 };
 
 inline constexpr int slot_count = 128;
 
 class KitStore {
 public:
-    // Control thread. `rate` is the JACK sample rate kits are converted to.
-    explicit KitStore(std::uint32_t rate, LoadLimits limits = {});
+    // Control thread. `rate` is the JACK sample rate kits are converted to. `group_outs`
+    // is the engine's number of group pairs (--group-outs): a load whose regions route
+    // beyond it says once, in its warnings, that they play on the main pair.
+    explicit KitStore(std::uint32_t rate, LoadLimits limits = {}, int group_outs = 0);
     ~KitStore();
     KitStore(const KitStore&) = delete;
     KitStore& operator=(const KitStore&) = delete;
@@ -102,6 +105,7 @@ public:
         return slot >= 0 && slot < slot_count && slots_[static_cast<std::size_t>(slot)].sample;
     }
     std::uint32_t rate() const { return rate_; }
+    int group_outs() const { return group_outs_; }
 
     // The audio thread's view (the engine's constructor takes it).
     Published<KitRef>& published() { return published_; }
@@ -119,6 +123,7 @@ private:
 
     std::uint32_t rate_;
     LoadLimits limits_;
+    int group_outs_;
     Published<KitRef> published_;
     std::shared_ptr<const Kit> current_;
     std::vector<std::shared_ptr<const Kit>> alive_;

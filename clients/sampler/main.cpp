@@ -128,6 +128,9 @@ std::vector<sampler::Request> restore_requests(const sampler::SamplerState& stat
         if (x.one_shot != d.one_shot) {
             add(Kind::one_shot, i, "", x.one_shot ? 1 : 0);
         }
+        if (x.output != d.output) {
+            add(Kind::output, i, "", x.output);
+        }
         if (!s.path.empty()) {
             add(Kind::load, i, s.path, 0);
         }
@@ -144,6 +147,7 @@ int run(int argc, char** argv) {
     std::size_t voices = 256;
     double fade_ms = 2.0;
     std::uint64_t seed = 1;
+    std::size_t group_outs = 0;
     app.add_option("--kit", kit, "SFZ kit to load at start (instead of the state file's)");
     app.add_option("--voices", voices, "voices sounding at once before the oldest is stolen")
         ->check(CLI::Range(1, 4096))
@@ -152,6 +156,11 @@ int run(int argc, char** argv) {
         ->check(CLI::Range(1.0, 5.0))
         ->capture_default_str();
     app.add_option("--seed", seed, "seed of random region selection (lorand/hirand)")
+        ->capture_default_str();
+    app.add_option("--group-outs", group_outs,
+                   "stereo group outputs out_1_L/R .. out_N_L/R after the main pair (SFZ "
+                   "output=K, /sampler/output)")
+        ->check(CLI::Range(std::size_t{0}, sampler::max_group_outs))
         ->capture_default_str();
     if (const auto code = service::parse(app, argc, argv, std::cout, std::cerr)) {
         return *code;
@@ -181,20 +190,27 @@ int run(int argc, char** argv) {
     }
 
     // ---- engine, JACK client, loader, OSC ---------------------------------------------
-    sampler::KitStore store(0); // the rate is JACK's, known after the first cycle
+    // The rate is JACK's, known after the first cycle.
+    sampler::KitStore store(0, {}, static_cast<int>(group_outs));
     sampler::EngineOptions eo;
     eo.voices = voices;
     eo.fade_ms = fade_ms;
     eo.seed = seed;
+    eo.group_outs = group_outs;
     sampler::Engine engine(eo, store.published());
 
     jack::ClientOptions co;
     co.name = common.name;
     co.server = common.server;
-    // Order is engine.hpp's port indices: MIDI in `in`; audio out_L, out_R.
+    // Order is engine.hpp's port indices: MIDI in `in`; audio out_L, out_R, then the group
+    // pairs out_1_L, out_1_R, ...
     co.ports = {{"in", jack::PortKind::midi_in},
                 {"out_L", jack::PortKind::audio_out},
                 {"out_R", jack::PortKind::audio_out}};
+    for (std::size_t k = 1; k <= group_outs; ++k) {
+        co.ports.push_back({"out_" + std::to_string(k) + "_L", jack::PortKind::audio_out});
+        co.ports.push_back({"out_" + std::to_string(k) + "_R", jack::PortKind::audio_out});
+    }
     for (const auto& [src, dst] : common.connect) {
         co.connections.push_back({src, dst});
     }
@@ -229,8 +245,9 @@ int run(int argc, char** argv) {
         control.stop();
         return exit_code::startup;
     }
-    log::notice("sampler: %s active, OSC on %s, %zu voices", client.name().c_str(),
-                endpoint->url().c_str(), engine.options().voices);
+    log::notice("sampler: %s active, OSC on %s, %zu voices, %zu group outputs",
+                client.name().c_str(), endpoint->url().c_str(), engine.options().voices,
+                engine.options().group_outs);
     service::notify::ready("running");
 
     // ---- the control loop -------------------------------------------------------------

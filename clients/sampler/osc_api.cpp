@@ -40,6 +40,8 @@ const char* kind_path(Kind k) {
         return "/sampler/choke";
     case Kind::one_shot:
         return "/sampler/oneshot";
+    case Kind::output:
+        return "/sampler/output";
     case Kind::rate:
         return "/sampler/rate";
     }
@@ -122,6 +124,8 @@ void OscApi::add_paths() {
           setting(Kind::choke));
     e.add("/sampler/oneshot", "ii", {range(0, slot_count - 1), range(0, 1)},
           setting(Kind::one_shot));
+    e.add("/sampler/output", "ii", {range(0, slot_count - 1), range(0, max_sfz_output)},
+          setting(Kind::output));
     e.add("/sampler/voices", "",
           [this](const Message&, osc::Context& c) { c.reply(voices_message()); });
     e.add("/sampler/status", "",
@@ -165,6 +169,8 @@ Message OscApi::slot_message(Kind kind, int slot, const SlotView& v) {
         return Message("/sampler/choke", {s, Arg::int32(static_cast<std::int32_t>(x.choke))});
     case Kind::one_shot:
         return Message("/sampler/oneshot", {s, Arg::int32(x.one_shot ? 1 : 0)});
+    case Kind::output:
+        return Message("/sampler/output", {s, Arg::int32(x.output)});
     default:
         return Message("/sampler/load", {s, Arg::string(v.path)});
     }
@@ -250,12 +256,12 @@ void OscApi::query(osc::Context& c) {
         const SlotSettings& x = s.settings;
         const bool custom = x.gain_db != defaults.gain_db || x.pan != defaults.pan ||
                             x.tune != defaults.tune || x.choke != defaults.choke ||
-                            x.one_shot != defaults.one_shot;
+                            x.one_shot != defaults.one_shot || x.output != defaults.output;
         if (s.path.empty() && !custom) {
             continue;
         }
-        for (Kind k :
-             {Kind::load, Kind::gain, Kind::pan, Kind::tune, Kind::choke, Kind::one_shot}) {
+        for (Kind k : {Kind::load, Kind::gain, Kind::pan, Kind::tune, Kind::choke, Kind::one_shot,
+                       Kind::output}) {
             c.reply(slot_message(k, i, s));
         }
     }

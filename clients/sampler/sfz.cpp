@@ -329,6 +329,9 @@ struct Parser {
             }
             return true;
         }
+        if (name == "output") {
+            return int_value(name, v, 0, max_sfz_output, r.output);
+        }
         if (name == "ampeg_attack") {
             return real_value(name, v, 0.0, 100.0, r.ampeg_attack);
         }

@@ -20,6 +20,9 @@ struct SfzLimits {
     std::size_t max_warnings = 64;    // distinct warnings kept (more are counted)
 };
 
+// `output=K` range: the sampler has at most 16 group pairs (--group-outs).
+inline constexpr int max_sfz_output = 16;
+
 enum class LoopMode : std::uint8_t {
     gated,    // no_loop (SFZ default): plays to the sample's end or until note-off + release
     one_shot, // plays to the end; note-off is ignored
@@ -42,6 +45,7 @@ struct SfzRegion {
     LoopMode loop_mode = LoopMode::gated;
     double ampeg_attack = 0.0, ampeg_decay = 0.0, ampeg_release = 0.0; // seconds
     double ampeg_sustain = 100.0;                                      // percent
+    std::uint8_t output = 0; // 0 = main pair, K = group pair K (0..max_sfz_output)
 };
 
 struct SfzDocument {

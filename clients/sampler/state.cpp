@@ -7,7 +7,7 @@ namespace {
 bool default_settings(const SlotSettings& s) {
     const SlotSettings d;
     return s.gain_db == d.gain_db && s.pan == d.pan && s.tune == d.tune && s.choke == d.choke &&
-           s.one_shot == d.one_shot;
+           s.one_shot == d.one_shot && s.output == d.output;
 }
 
 } // namespace
@@ -56,6 +56,12 @@ std::string validate_state(const nlohmann::json& data, int /*version*/) {
             return "slots: slot " + std::to_string(index) +
                    ": gain_db, pan, tune, choke or one_shot missing or out of range";
         }
+        // Optional (files written before group outputs have none): 0, the main pair.
+        if (s.contains("output") &&
+            (!s.at("output").is_number_integer() || s.at("output").get<long long>() < 0 ||
+             s.at("output").get<long long>() > max_sfz_output)) {
+            return "slots: slot " + std::to_string(index) + ": output is not 0-16";
+        }
     }
     return {};
 }
@@ -71,6 +77,7 @@ SamplerState state_from_json(const nlohmann::json& data) {
         v.settings.tune = s.at("tune").get<int>();
         v.settings.choke = s.at("choke").get<std::int64_t>();
         v.settings.one_shot = s.at("one_shot").get<bool>();
+        v.settings.output = s.value("output", 0);
     }
     return state;
 }
@@ -88,7 +95,8 @@ nlohmann::json state_to_json(const SamplerState& state) {
                          {"pan", v.settings.pan},
                          {"tune", v.settings.tune},
                          {"choke", v.settings.choke},
-                         {"one_shot", v.settings.one_shot}});
+                         {"one_shot", v.settings.one_shot},
+                         {"output", v.settings.output}});
     }
     return {{"kit", state.kit}, {"slots", slots}};
 }

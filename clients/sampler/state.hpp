@@ -2,8 +2,9 @@
 // kit path, each slot's file and settings. Format "sampler-state", version 1:
 //   {"kit": "/path/kit.sfz" | "",
 //    "slots": [{"slot": 36, "path": "/x/kick.wav", "gain_db": -3.0, "pan": 0.0,
-//               "tune": 0, "choke": 0, "one_shot": true}, ...]}
-// Only slots with a file or non-default settings are written.
+//               "tune": 0, "choke": 0, "one_shot": true, "output": 0}, ...]}
+// Only slots with a file or non-default settings are written. "output" (group pair, 0 =
+// main) is optional on reading: files from before group outputs lack it.
 //
 // Threads: any non-RT thread (main).
 #pragma once

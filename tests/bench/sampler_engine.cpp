@@ -2,7 +2,9 @@
 // stereo voices at 64-frame cycles, at ratio 1 (frames copied) and with cubic
 // interpolation; and the memory of a loaded kit against its sample data. One iteration is
 // one 64-frame cycle of 1,024 voices = 65,536 voice-frames: divide tests/bench/run's
-// instructions/iteration by 65,536 (the `voice_frames` counter).
+// instructions/iteration by 65,536 (the `voice_frames` counter). The GroupPair16 case runs
+// the same voices on the last of 16 group pairs (--group-outs 16): the main pair and 15
+// group pairs are written with zeros.
 #include "engine.hpp"
 #include "instructions.hpp"
 #include "loader.hpp"
@@ -21,7 +23,7 @@ constexpr std::uint32_t rate = 48000;
 constexpr std::uint32_t period = 64;
 constexpr std::size_t voices = 1024;
 
-std::shared_ptr<Kit> stereo_kit(std::size_t frames) {
+std::shared_ptr<Kit> stereo_kit(std::size_t frames, std::uint8_t output = 0) {
     std::vector<float> x(frames * 2);
     for (std::size_t i = 0; i < x.size(); ++i) {
         x[i] = static_cast<float>(std::sin(0.001 * static_cast<double>(i))) * 0.001F;
@@ -33,20 +35,23 @@ std::shared_ptr<Kit> stereo_kit(std::size_t frames) {
     r.lokey = 0;
     r.hikey = 127;
     r.keycenter = 60;
+    r.output = output;
     r.data = sample.get();
     kit->regions.push_back(r);
     kit->samples.push_back(sample);
     return kit;
 }
 
-void run_voices(benchmark::State& state, std::uint8_t note) {
-    KitStore store(rate);
-    store.publish(stereo_kit(16384));
+void run_voices(benchmark::State& state, std::uint8_t note, std::size_t group_outs = 0) {
+    KitStore store(rate, {}, static_cast<int>(group_outs));
+    store.publish(stereo_kit(16384, static_cast<std::uint8_t>(group_outs)));
     EngineOptions options;
     options.voices = voices;
+    options.group_outs = group_outs;
     Engine engine(options, store.published());
-    std::vector<float> l(period), r(period);
-    const std::span<float> outs[2] = {l, r};
+    std::vector<std::vector<float>> bufs(2 + 2 * group_outs, std::vector<float>(period));
+    const std::vector<std::span<float>> outs(bufs.begin(), bufs.end());
+    float* l = bufs.back().data();
     std::vector<std::array<std::uint8_t, 3>> bytes(voices, {0x90, note, 127});
     std::vector<jack::MidiEvent> starts;
     for (const auto& b : bytes) {
@@ -65,7 +70,7 @@ void run_voices(benchmark::State& state, std::uint8_t note) {
         bench::CountInstructions count;
         for (auto _ : state) {
             engine.process(cycle);
-            benchmark::DoNotOptimize(l.data());
+            benchmark::DoNotOptimize(l);
             cycle.start += period;
         }
     }
@@ -80,6 +85,9 @@ void BM_Voices1024_Ratio1(benchmark::State& state) {
 }
 void BM_Voices1024_Interpolated(benchmark::State& state) {
     run_voices(state, 62); // two semitones up: ratio 1.1225, cubic Hermite
+}
+void BM_Voices1024_Ratio1_GroupPair16(benchmark::State& state) {
+    run_voices(state, 60, max_group_outs);
 }
 
 // Memory a loaded kit holds against the decoded audio it carries (target: within 5%).
@@ -111,6 +119,7 @@ void BM_KitMemory(benchmark::State& state) {
 
 BENCHMARK(BM_Voices1024_Ratio1)->Iterations(100);
 BENCHMARK(BM_Voices1024_Interpolated)->Iterations(100);
+BENCHMARK(BM_Voices1024_Ratio1_GroupPair16)->Iterations(100);
 BENCHMARK(BM_KitMemory)->Iterations(1);
 
 } // namespace

@@ -130,8 +130,10 @@ inline std::string describe(const std::optional<osc::Message>& m) {
     return s;
 }
 
-// A probe that only sends MIDI into the sampler, and two that record out_L and out_R.
+// A probe that only sends MIDI into the sampler, and two that record one of its output
+// pairs (out_L and out_R unless told otherwise, e.g. out_2_L and out_2_R).
 struct SamplerRig {
+    std::string left_port, right_port; // the sampler's, short names
     Probe sender;
     Probe left;
     Probe right;
@@ -155,10 +157,14 @@ struct SamplerRig {
     }
 
     SamplerRig(const TestServer& server, const SamplerProcess& sampler, const std::string& prefix,
-               std::size_t capture_frames)
-        : sender(midi_sender(server, prefix + "-midi", sampler.port_name("in"))),
-          left(recorder(server, prefix + "-left", sampler.port_name("out_L"), capture_frames)),
-          right(recorder(server, prefix + "-right", sampler.port_name("out_R"), capture_frames)) {}
+               std::size_t capture_frames, std::string left_name = "out_L",
+               std::string right_name = "out_R")
+        : left_port(std::move(left_name)), right_port(std::move(right_name)),
+          sender(midi_sender(server, prefix + "-midi", sampler.port_name("in"))),
+          left(recorder(server, prefix + "-left", sampler.port_name(left_port.c_str()),
+                        capture_frames)),
+          right(recorder(server, prefix + "-right", sampler.port_name(right_port.c_str()),
+                         capture_frames)) {}
 
     // Starts the probes (in this process: selects the server for it first).
     ::testing::AssertionResult start(const TestServer& server, const SamplerProcess& sampler) {
@@ -171,8 +177,8 @@ struct SamplerRig {
         const bool linked = wait_until(
             [&] {
                 return sender.client().connected("out", sampler.port_name("in")) &&
-                       left.client().connected(sampler.port_name("out_L"), "audio_in") &&
-                       right.client().connected(sampler.port_name("out_R"), "audio_in");
+                       left.client().connected(sampler.port_name(left_port.c_str()), "audio_in") &&
+                       right.client().connected(sampler.port_name(right_port.c_str()), "audio_in");
             },
             generous);
         if (!linked) {

@@ -9,6 +9,9 @@
 // centre pan are exactly unity, so the recording must equal the expectation bit for bit.
 // Note i starts at base + i * (period + 1): its offset in the cycle is i, and ramps longer
 // than period - i run into the next cycle.
+//
+// With group outputs (--group-outs 2, the slot routed with /sampler/output to pair 2) the
+// same holds on out_2_L/out_2_R, and the main pair stays silent.
 #include "sampler_common.hpp"
 
 namespace lockstep::test {
@@ -17,7 +20,7 @@ namespace {
 using osc::Arg;
 using osc::Message;
 
-void frame_exact(std::uint32_t period, std::uint32_t length) {
+void frame_exact(std::uint32_t period, std::uint32_t length, int group = 0) {
     ServerOptions opts;
     opts.period = period;
     opts.sync = true;
@@ -30,12 +33,20 @@ void frame_exact(std::uint32_t period, std::uint32_t length) {
         const std::string wav = dir.path() + "/ramp.wav";
         write_float_wav(wav, ramp, server.rate());
 
-        SamplerProcess sampler(server, "sx-" + std::to_string(period));
+        const std::string tag = std::to_string(period) + (group > 0 ? "g" : "");
+        SamplerProcess sampler(server, "sx-" + tag,
+                               group > 0 ? std::vector<std::string>{"--group-outs", "2"}
+                                         : std::vector<std::string>{});
         EXPECT_TRUE(sampler.wait_ready());
         OscPeer osc(sampler.port());
         const auto loaded = request(
             osc, Message("/sampler/load", {Arg::int32(60), Arg::string(wav)}), "/sampler/load");
         EXPECT_TRUE(loaded && loaded->path == "/sampler/load") << describe(loaded);
+        if (group > 0) {
+            const Message route("/sampler/output", {Arg::int32(60), Arg::int32(group)});
+            const auto routed = request(osc, route, "/sampler/output");
+            EXPECT_TRUE(routed && *routed == route) << describe(routed);
+        }
         if (::testing::Test::HasFailure()) {
             return {};
         }
@@ -43,12 +54,31 @@ void frame_exact(std::uint32_t period, std::uint32_t length) {
         const Frame stride = period + 1;
         const std::size_t notes = period; // offsets 0 .. period - 1
         const std::size_t frames = notes * static_cast<std::size_t>(stride) + length + period;
-        SamplerRig rig(server, sampler, "sx" + std::to_string(period), frames);
+        const std::string pair = group > 0 ? "out_" + std::to_string(group) + "_" : "out_";
+        SamplerRig rig(server, sampler, "sx" + tag, frames, pair + "L", pair + "R");
+        // With a group pair: the main pair's left channel too, which must stay silent.
+        std::optional<Probe> main_left;
+        if (group > 0) {
+            main_left.emplace(SamplerRig::recorder(server, "sx" + tag + "-main",
+                                                   sampler.port_name("out_L"), frames));
+        }
         EXPECT_TRUE(rig.start(server, sampler));
+        if (main_left) {
+            EXPECT_TRUE(start_and_run(*main_left));
+            EXPECT_TRUE(wait_until(
+                [&] {
+                    return main_left->client().connected(sampler.port_name("out_L"), "audio_in");
+                },
+                generous));
+        }
         if (::testing::Test::HasFailure()) {
             return {};
         }
-        Window window({&rig.sender, &rig.left, &rig.right});
+        std::vector<Probe*> probes = {&rig.sender, &rig.left, &rig.right};
+        if (main_left) {
+            probes.push_back(&*main_left);
+        }
+        Window window(probes);
         const Frame base = rig.ahead(period, 16);
         std::vector<float> want(frames, 0.0F);
         for (std::size_t i = 0; i < notes; ++i) {
@@ -59,7 +89,14 @@ void frame_exact(std::uint32_t period, std::uint32_t length) {
                 want[static_cast<std::size_t>(f - base) + k] = ramp[k];
             }
         }
+        if (main_left) {
+            EXPECT_TRUE(main_left->capture_audio(base, frames));
+        }
         EXPECT_TRUE(rig.record(base, frames)) << "recording did not finish";
+        if (main_left) {
+            EXPECT_TRUE(wait_until([&] { return main_left->audio_captured(); },
+                                   std::chrono::milliseconds(120000)));
+        }
         if (const std::string why = window.disturbance(false); !why.empty()) {
             return why;
         }
@@ -68,8 +105,13 @@ void frame_exact(std::uint32_t period, std::uint32_t length) {
         EXPECT_EQ(rig.sender.sent().size(), 2 * notes);
         const auto& l = rig.left.captured_audio();
         const auto& r = rig.right.captured_audio();
-        EXPECT_EQ(first_difference(l, want, base, frames), "") << "out_L";
-        EXPECT_EQ(first_difference(r, want, base, frames), "") << "out_R";
+        EXPECT_EQ(first_difference(l, want, base, frames), "") << rig.left_port;
+        EXPECT_EQ(first_difference(r, want, base, frames), "") << rig.right_port;
+        if (main_left) {
+            const std::vector<float> silence(frames, 0.0F);
+            EXPECT_EQ(first_difference(main_left->captured_audio(), silence, base, frames), "")
+                << "out_L: a note routed to a group pair is not on the main pair";
+        }
         // Every note sounded on its own frame: the first frame of each ramp is 1/1024, and
         // the frame before it is silent.
         std::size_t onsets = 0;
@@ -89,6 +131,10 @@ TEST(SamplerExact, EveryOffsetOfA64FramePeriod) {
 
 TEST(SamplerExact, EveryOffsetOfA256FramePeriod) {
     frame_exact(256, 250); // ramps end in the next cycle from offset 7 on
+}
+
+TEST(SamplerExact, EveryOffsetOfA64FramePeriodOnGroupPair2) {
+    frame_exact(64, 48, 2);
 }
 
 } // namespace

@@ -173,6 +173,8 @@ TEST(SamplerService, GarbagePacketsDoNotCrashIt) {
         {Message("/sampler/gain", {Arg::int32(1), Arg::float32(30)}), "out of range"},
         {Message("/sampler/pan", {Arg::int32(1), Arg::float32(101)}), "out of range"},
         {Message("/sampler/tune", {Arg::int32(1), Arg::float32(100)}), "wrong types"},
+        {Message("/sampler/output", {Arg::int32(1), Arg::int32(17)}), "out of range"},
+        {Message("/sampler/output", {Arg::int32(1), Arg::int32(-1)}), "out of range"},
         {Message("/sampler/nope", {}), "unknown path"},
     };
     for (const auto& [m, why] : refused) {
@@ -228,7 +230,7 @@ TEST(SamplerService, StateFileBringsTheKitBackAndACorruptOneIsKeptAside) {
     write_text(d + "/kit.sfz", "<region> sample=hit.wav key=36\n");
     const std::string state = d + "/sampler.json";
     {
-        SamplerProcess sampler(server, "ss1", {"--state", state});
+        SamplerProcess sampler(server, "ss1", {"--state", state, "--group-outs", "2"});
         ASSERT_TRUE(sampler.wait_ready());
         OscPeer osc(sampler.port());
         osc.send(Message("/subscribe", {}));
@@ -236,18 +238,23 @@ TEST(SamplerService, StateFileBringsTheKitBackAndACorruptOneIsKeptAside) {
              {Message("/sampler/kit", {Arg::string(d + "/kit.sfz")}),
               Message("/sampler/load", {Arg::int32(40), Arg::string(d + "/hit.wav")}),
               Message("/sampler/gain", {Arg::int32(40), Arg::float32(-6)}),
-              Message("/sampler/choke", {Arg::int32(40), Arg::int32(3)})}) {
+              Message("/sampler/choke", {Arg::int32(40), Arg::int32(3)}),
+              Message("/sampler/output", {Arg::int32(40), Arg::int32(2)})}) {
             const auto r = request(osc, m, m.path);
             ASSERT_TRUE(r && r->path == m.path) << describe(r);
             // Subscribers get the same message (feedback path = control path).
             const auto fb = osc.receive_path(m.path, generous);
             EXPECT_TRUE(fb && *fb == *r) << describe(fb);
         }
-        EXPECT_TRUE(wait_until([&] { return read_all(state).find("hit.wav") != std::string::npos; },
-                               generous));
+        EXPECT_TRUE(wait_until(
+            [&] { return read_all(state).find("\"output\": 2") != std::string::npos; }, generous))
+            << read_all(state);
+        EXPECT_EQ(sampler.output().find("beyond --group-outs"), std::string::npos);
         EXPECT_EQ(sampler.process().terminate(), 0) << sampler.output();
     }
     {
+        // Without group outputs now: slot 40 keeps output 2 and plays on the main pair, and
+        // the log says so.
         SamplerProcess sampler(server, "ss2", {"--state", state});
         ASSERT_TRUE(sampler.wait_ready());
         OscPeer osc(sampler.port());
@@ -264,6 +271,10 @@ TEST(SamplerService, StateFileBringsTheKitBackAndACorruptOneIsKeptAside) {
             has(q, Message("/sampler/load", {Arg::int32(40), Arg::string(d + "/hit.wav")})));
         EXPECT_TRUE(has(q, Message("/sampler/gain", {Arg::int32(40), Arg::float32(-6)})));
         EXPECT_TRUE(has(q, Message("/sampler/choke", {Arg::int32(40), Arg::int32(3)})));
+        EXPECT_TRUE(has(q, Message("/sampler/output", {Arg::int32(40), Arg::int32(2)})));
+        EXPECT_TRUE(sampler.process().wait_for_output(
+            "slot 40: output 2 is beyond --group-outs 0: played on the main pair", generous))
+            << sampler.output();
         EXPECT_EQ(sampler.process().terminate(), 0) << sampler.output();
     }
     write_text(state, "{\"format\": \"sampler-state\", \"version\": 1, \"data\": {\"kit\": 5}}");
@@ -310,6 +321,8 @@ TEST(SamplerService, UsageErrorsExitTwo) {
     EXPECT_EQ(p.wait(generous), 2) << p.output();
     ChildProcess q({sampler_binary(), "--fade-ms", "9"});
     EXPECT_EQ(q.wait(generous), 2) << q.output();
+    ChildProcess g({sampler_binary(), "--group-outs", "17"});
+    EXPECT_EQ(g.wait(generous), 2) << g.output();
 }
 
 } // namespace

@@ -1,7 +1,8 @@
 // lockstep-sampler's engine, offline: frame exactness at every offset and across cycles,
 // kit reloads that leave sounding voices untouched, click-free steals and chokes, velocity,
-// pan, tune, round robin, envelopes; process() never allocates.
+// pan, tune, round robin, envelopes, group outputs; process() never allocates.
 #include "engine.hpp"
+#include "jack/offline.hpp"
 #include "loader.hpp"
 #include "rt/alloc_check.hpp"
 #include "test_audio.hpp"
@@ -23,9 +24,11 @@ constexpr std::uint32_t rate = 48000;
 // Drives the engine cycle by cycle with its own buffers, so that only process() runs
 // inside the real-time scope (OfflineDriver allocates while collecting output).
 struct Rig {
-    KitStore store{rate};
+    KitStore store;
     Engine engine;
-    std::vector<float> out_l, out_r; // one sample per frame since frame 0
+    std::vector<float> out_l, out_r;       // one sample per frame since frame 0
+    std::vector<std::vector<float>> group; // ports 2.. (group pairs), likewise
+    std::size_t ports = 2;                 // audio ports handed to process()
     Frame now = 0;
     struct Ev {
         Frame frame;
@@ -34,7 +37,10 @@ struct Rig {
     std::vector<Ev> events;
     AllocCounts allocs;
 
-    explicit Rig(EngineOptions o = {}) : engine(o, store.published()) {}
+    explicit Rig(EngineOptions o = {}) : Rig(o, 2 + 2 * o.group_outs) {}
+    Rig(EngineOptions o, std::size_t audio_ports)
+        : store(rate, {}, static_cast<int>(o.group_outs)), engine(o, store.published()),
+          group(audio_ports - 2), ports(audio_ports) {}
 
     void note_on(Frame f, std::uint8_t note, std::uint8_t vel = 127, std::uint8_t ch = 0) {
         events.push_back({f, {static_cast<std::uint8_t>(0x90 | ch), note, vel}});
@@ -59,8 +65,12 @@ struct Rig {
             sorted.push_back(events[i]);
         }
         events = std::move(sorted);
-        std::vector<float> l(nframes), r(nframes);
+        std::vector<std::vector<float>> bufs(ports, std::vector<float>(nframes));
+        std::vector<std::span<float>> ports_out(bufs.begin(), bufs.end());
         for (std::size_t c = 0; c < cycles; ++c) {
+            for (auto& b : bufs) {
+                std::fill(b.begin(), b.end(), 1e9F); // a frame left unwritten shows
+            }
             if (between) {
                 between(c);
             }
@@ -71,7 +81,6 @@ struct Rig {
                 }
             }
             const std::span<const jack::MidiEvent> ports_in[1] = {in};
-            const std::span<float> ports_out[2] = {l, r};
             jack::Cycle cycle;
             cycle.start = now;
             cycle.nframes = nframes;
@@ -85,8 +94,11 @@ struct Rig {
                 allocs.allocations += a.allocations;
                 allocs.deallocations += a.deallocations;
             }
-            out_l.insert(out_l.end(), l.begin(), l.end());
-            out_r.insert(out_r.end(), r.begin(), r.end());
+            out_l.insert(out_l.end(), bufs[0].begin(), bufs[0].end());
+            out_r.insert(out_r.end(), bufs[1].begin(), bufs[1].end());
+            for (std::size_t p = 2; p < ports; ++p) {
+                group[p - 2].insert(group[p - 2].end(), bufs[p].begin(), bufs[p].end());
+            }
             now += nframes;
         }
     }
@@ -461,15 +473,181 @@ TEST(SamplerEngine, KitForAnotherRateIsNotPlayed) {
     EXPECT_EQ(rig.out_l[5], 0.0F);
 }
 
+// ---- group outputs ----------------------------------------------------------------
+
+// A stereo ramp whose every frame names itself: L = (k + 1) / 4096, R = -L / 2.
+std::vector<float> stereo_ramp(std::size_t frames) {
+    std::vector<float> x(2 * frames);
+    for (std::size_t k = 0; k < frames; ++k) {
+        x[2 * k] = static_cast<float>(k + 1) / 4096.0F;
+        x[2 * k + 1] = -x[2 * k] / 2;
+    }
+    return x;
+}
+
+Region routed(std::uint8_t note, std::uint8_t output) {
+    Region r = key(note);
+    r.output = output;
+    return r;
+}
+
+// Through jack::OfflineDriver (the cycle driver of offline renders, which pre-fills every
+// output with 1e9 so a frame the engine leaves unwritten shows): four notes, on the main
+// pair (output 0), group pairs 2 and 1, and output 5 beyond --group-outs 2 (main). Each
+// port must hold exactly its notes' frames, at F + k, and zeros everywhere else.
+TEST(SamplerEngine, GroupOutputsCarryTheirRegionsExactlyAndOnlyThem) {
+    const std::uint32_t period = 64;
+    const std::size_t len = 150; // spans three cycles
+    const auto x = stereo_ramp(len);
+    const auto sample = SampleData::make(x, 2, "ramp");
+    KitStore store(rate, {}, 2);
+    store.publish(kit_of({{routed(60, 0), sample},
+                          {routed(62, 2), sample},
+                          {routed(64, 1), sample},
+                          {routed(66, 5), sample}}));
+    EngineOptions o;
+    o.group_outs = 2;
+    Engine engine(o, store.published());
+    jack::OfflineDriver driver({.midi_in = 1, .audio_out = 6}, rate);
+    const Frame f_main = 10, f_two = 300, f_one = 555, f_beyond = 801;
+    driver.add_midi_in(0, f_main, {0x90, 60, 127});
+    driver.add_midi_in(0, f_two, {0x90, 62, 127});
+    driver.add_midi_in(0, f_one, {0x90, 64, 127});
+    driver.add_midi_in(0, f_beyond, {0x90, 66, 127});
+    const std::size_t cycles = 20;
+    driver.run(engine, 0, period, cycles);
+
+    const std::size_t total = cycles * period;
+    std::vector<std::vector<float>> want(6, std::vector<float>(total, 0.0F));
+    const auto place = [&](std::size_t pair, Frame f) {
+        for (std::size_t k = 0; k < len; ++k) {
+            want[2 * pair][static_cast<std::size_t>(f) + k] += x[2 * k];
+            want[2 * pair + 1][static_cast<std::size_t>(f) + k] += x[2 * k + 1];
+        }
+    };
+    place(0, f_main);
+    place(2, f_two);
+    place(1, f_one);
+    place(0, f_beyond); // output 5 > 2 group pairs: the main pair
+    const char* names[6] = {"out_L", "out_R", "out_1_L", "out_1_R", "out_2_L", "out_2_R"};
+    EXPECT_EQ(port_group_l(1), 2U);
+    EXPECT_EQ(port_group_r(2), 5U);
+    for (std::size_t p = 0; p < 6; ++p) {
+        const auto& got = driver.audio_out(p);
+        ASSERT_EQ(got.size(), total) << names[p];
+        for (std::size_t i = 0; i < total; ++i) {
+            ASSERT_EQ(got[i], want[p][i]) << names[p] << " frame " << i;
+        }
+    }
+    EXPECT_EQ(engine.counters().notes, 4U);
+}
+
+// The same notes routed to group pair 2 sound there frame for frame as they sound on the
+// main pair of an engine without group outputs, at every period and offset.
+TEST(SamplerEngine, AGroupPairPlaysWhatTheMainPairWouldHave) {
+    for (const std::uint32_t period : {16U, 64U, 100U}) {
+        const auto x = sine(3000, 440.0, 0.1, 0.5);
+        const auto render = [&](std::size_t group_outs, std::uint8_t output) {
+            EngineOptions o;
+            o.group_outs = group_outs;
+            Rig rig(o);
+            Region pitched = routed(61, output); // interpolated: ratio 2^(1/12)
+            pitched.keycenter = 60;
+            Region enveloped = routed(62, output);
+            enveloped.attack = 50;
+            enveloped.release = 300;
+            rig.store.publish(kit_of({{routed(60, output), mono(x)},
+                                      {pitched, SampleData::make(stereo_ramp(1000), 2, "r")},
+                                      {enveloped, mono(x)}}));
+            for (std::uint32_t o2 = 0; o2 < 7; ++o2) {
+                rig.note_on(5 + o2 * 333, static_cast<std::uint8_t>(60 + o2 % 3),
+                            static_cast<std::uint8_t>(40 + 10 * o2));
+                rig.note_off(200 + o2 * 333, static_cast<std::uint8_t>(60 + o2 % 3));
+            }
+            rig.run(period, 6000 / period);
+            EXPECT_EQ(rig.allocs.allocations, 0U);
+            std::vector<std::vector<float>> ports = {rig.out_l, rig.out_r};
+            ports.insert(ports.end(), rig.group.begin(), rig.group.end());
+            return ports; // out_L, out_R, out_1_L, out_1_R, ...
+        };
+        const auto plain = render(0, 0);
+        const auto grouped = render(2, 2);
+        ASSERT_EQ(plain.size(), 2U);
+        ASSERT_EQ(grouped.size(), 6U);
+        EXPECT_EQ(grouped[4], plain[0]) << "out_2_L, period " << period;
+        EXPECT_EQ(grouped[5], plain[1]) << "out_2_R, period " << period;
+        const std::vector<float> silence(plain[0].size(), 0.0F);
+        EXPECT_EQ(grouped[0], silence) << "a routed region is not on the main pair";
+        EXPECT_EQ(grouped[1], silence);
+        EXPECT_EQ(grouped[2], silence) << "out_1_L: written with zeros every cycle";
+        EXPECT_EQ(grouped[3], silence);
+        float energy = 0;
+        for (float v : plain[0]) {
+            energy += std::fabs(v);
+        }
+        EXPECT_GT(energy, 10.0F) << "the render is not silent";
+        // Output 0 with group pairs present: main only, as without them.
+        const auto main_only = render(2, 0);
+        EXPECT_EQ(main_only[0], plain[0]);
+        EXPECT_EQ(main_only[1], plain[1]);
+        for (std::size_t p = 2; p < main_only.size(); ++p) {
+            EXPECT_EQ(main_only[p], silence) << p;
+        }
+    }
+}
+
+TEST(SamplerEngine, GroupPairsShareChokesAndStealsWithTheMainPair) {
+    EngineOptions o;
+    o.group_outs = 1;
+    Rig rig(o);
+    const auto dc = mono(std::vector<float>(48000, 0.5F));
+    Region open = routed(46, 1);
+    open.group = 1;
+    open.off_by = 2;
+    Region closed = routed(42, 0);
+    closed.group = 2;
+    rig.store.publish(kit_of({{open, dc}, {closed, dc}}));
+    rig.note_on(0, 46);   // open hat on out_1
+    rig.note_on(640, 42); // closed hat on main chokes it
+    rig.run(64, 40);
+    EXPECT_EQ(rig.engine.counters().chokes, 1U);
+    EXPECT_EQ(rig.group[0][639], 0.5F);
+    EXPECT_GT(rig.group[0][640], 0.0F) << "a fade, not a cut";
+    EXPECT_EQ(rig.group[0][640 + 96], 0.0F) << "faded out over 2 ms";
+    EXPECT_EQ(rig.out_l[639], 0.0F);
+    EXPECT_EQ(rig.out_l[700], 0.5F);
+}
+
+TEST(SamplerEngine, FewerPortsThanGroupPairsLeaveTheMainPairIntact) {
+    EngineOptions o;
+    o.group_outs = 3;
+    Rig rig(o, 4); // a cycle with only out_L/R and out_1_L/R
+    const auto x = ramp_values(100);
+    rig.store.publish(
+        kit_of({{routed(60, 0), mono(x)}, {routed(61, 3), mono(x)}, {routed(62, 1), mono(x)}}));
+    rig.note_on(10, 60);
+    rig.note_on(10, 61); // its pair has no port: dropped, nowhere else
+    rig.note_on(300, 62);
+    rig.run(64, 10);
+    for (std::size_t k = 0; k < x.size(); ++k) {
+        ASSERT_EQ(rig.out_l[10 + k], x[k]) << k;
+        ASSERT_EQ(rig.group[0][300 + k], x[k]) << k;
+        ASSERT_EQ(rig.group[0][10 + k], 0.0F) << k;
+    }
+    EXPECT_EQ(rig.allocs.allocations, 0U);
+}
+
 TEST(SamplerEngine, ProcessNeverAllocatesUnderLoad) {
     EngineOptions o;
     o.voices = 8;
+    o.group_outs = max_group_outs;
     Rig rig(o);
     Region choke = key(42);
     choke.group = 1;
     choke.off_by = 1;
     Region pitched = key(50);
     pitched.cents = 37;
+    pitched.output = max_group_outs; // voices on the main pair and on the last group pair
     rig.store.publish(kit_of({{choke, mono(sine(4000, 300))}, {pitched, mono(sine(4000, 300))}}));
     for (int i = 0; i < 300; ++i) {
         rig.note_on(i * 13, i % 2 == 0 ? 42 : 50, static_cast<std::uint8_t>(1 + i % 127));

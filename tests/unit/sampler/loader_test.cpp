@@ -182,6 +182,60 @@ TEST(Loader, SlotsAnswerTheirNoteAndOverrideTheSfz) {
     EXPECT_EQ(kit->regions[kit->note_regions[kit->note_begin[36]]].slot, -1);
 }
 
+TEST(Loader, OutputsBeyondTheGroupPairsAreReportedOncePerLoad) {
+    KitFiles files;
+    test::write_text(files.dir.path / "routed.sfz", R"(<control> default_path=samples/
+<region> sample=kick.wav key=36 output=2
+<group> output=3
+<region> sample=hat.wav key=42
+<region> sample=hat.wav key=44 output=5
+<region> sample=kick.wav key=35 output=0
+)");
+    KitStore store(48000, {}, 2);
+    const auto report = store.load_kit(files.dir.path / "routed.sfz");
+    ASSERT_TRUE(report.ok) << report.error;
+    ASSERT_EQ(report.warnings.size(), 1U) << "one line however many regions route beyond";
+    EXPECT_NE(report.warnings[0].find("2 regions route to a group output beyond --group-outs 2 "
+                                      "(first: line 4, output=3): played on the main pair"),
+              std::string::npos)
+        << report.warnings[0];
+    const auto kit = store.current();
+    ASSERT_EQ(kit->regions.size(), 4U);
+    EXPECT_EQ(kit->regions[0].output, 2);
+    EXPECT_EQ(kit->regions[1].output, 3) << "kept as written: the engine plays it on main";
+    EXPECT_EQ(kit->regions[3].output, 0);
+
+    KitStore wide(48000, {}, 5);
+    const auto quiet = wide.load_kit(files.dir.path / "routed.sfz");
+    ASSERT_TRUE(quiet.ok) << quiet.error;
+    EXPECT_TRUE(quiet.warnings.empty()) << quiet.warnings[0];
+}
+
+TEST(Loader, SlotOutputIsASettingAndBeyondTheGroupPairsWarns) {
+    KitFiles files;
+    KitStore store(48000, {}, 2);
+    ASSERT_TRUE(store.load_slot(36, files.dir.path / "samples/kick.wav").ok);
+    const auto set = store.set_slot(36, {.output = 2});
+    ASSERT_TRUE(set.ok) << set.error;
+    EXPECT_TRUE(set.warnings.empty());
+    auto kit = store.current();
+    EXPECT_EQ(kit->regions[kit->note_regions[kit->note_begin[36]]].output, 2);
+    const auto beyond = store.set_slot(36, {.output = 3});
+    ASSERT_TRUE(beyond.ok) << beyond.error;
+    ASSERT_EQ(beyond.warnings.size(), 1U);
+    EXPECT_EQ(beyond.warnings[0], "slot 36: output 3 is beyond --group-outs 2: played on the "
+                                  "main pair");
+    const auto same = store.set_slot(36, {.gain_db = -1, .output = 3});
+    EXPECT_TRUE(same.warnings.empty()) << "said once, when the output changed";
+    kit = store.current();
+    EXPECT_EQ(kit->regions[kit->note_regions[kit->note_begin[36]]].output, 3);
+    const auto bad = store.set_slot(36, {.output = 17});
+    EXPECT_FALSE(bad.ok);
+    EXPECT_NE(bad.error.find("output 0..16"), std::string::npos) << bad.error;
+    EXPECT_FALSE(store.set_slot(36, {.output = -1}).ok);
+    EXPECT_EQ(store.current(), kit) << "a refused setting changes nothing";
+}
+
 TEST(Loader, OldKitsAreFreedOnceNotCurrentAndSilent) {
     KitFiles files;
     KitStore store(48000);

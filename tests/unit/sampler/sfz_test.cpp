@@ -77,6 +77,29 @@ TEST(Sfz, UnknownOpcodesWarnOnceAndAreIgnored) {
     EXPECT_NE(r.document.warnings[3].find("loop_continuous"), std::string::npos);
 }
 
+TEST(Sfz, OutputIsInheritedAndDefaultsToTheMainPair) {
+    const auto r = parse_sfz(R"(
+<region> sample=main.wav
+<global> output=1
+<region> sample=g1.wav
+<master> output=3
+<group> lovel=1
+<region> sample=g3.wav
+<region> sample=g16.wav output=16
+<group> output=0
+<region> sample=back.wav
+)");
+    ASSERT_TRUE(r.ok) << r.error;
+    const auto& regs = r.document.regions;
+    ASSERT_EQ(regs.size(), 5U);
+    EXPECT_EQ(regs[0].output, 0) << "default: the main pair";
+    EXPECT_EQ(regs[1].output, 1) << "from <global>";
+    EXPECT_EQ(regs[2].output, 3) << "from <master> through <group>";
+    EXPECT_EQ(regs[3].output, 16);
+    EXPECT_EQ(regs[4].output, 0) << "a <group> may send its regions back to the main pair";
+    EXPECT_TRUE(r.document.warnings.empty()) << r.document.warnings.front();
+}
+
 struct BadCase {
     const char* text;
     int line;
@@ -103,6 +126,10 @@ TEST(Sfz, MalformedInputGivesOneClearErrorWithItsLine) {
         {"<region> sample=a.wav lorand=0.5 hirand=0.5", 1, "lorand >= hirand"},
         {"<region> sample=a.wav ampeg_attack=-1", 1, "out of range"},
         {"<region> sample=a.wav tune=1e999", 1, "not an integer"},
+        {"<region> sample=a.wav output=17", 1, "output: 17 is out of range (0 to 16)"},
+        {"<region> sample=a.wav\n<group> output=-1", 2, "output: -1 is out of range"},
+        {"<region> sample=a.wav output=1.5", 1, "output: '1.5' is not an integer"},
+        {"<region> sample=a.wav output=main", 1, "not an integer"},
     };
     for (const auto& c : cases) {
         const auto r = parse_sfz(c.text);

@@ -16,6 +16,7 @@ TEST(SamplerState, RoundTripsKitAndSlots) {
     s.slots[41].settings.choke = 7;
     s.slots[41].settings.one_shot = false;
     s.slots[41].settings.tune = -1200;
+    s.slots[42].settings.output = 16; // only the group output differs from the defaults
     const auto text = service::serialize_state(state_spec(), state_to_json(s));
     const auto parsed = service::parse_state(text, state_spec(), validate_state);
     ASSERT_TRUE(parsed.ok) << parsed.reason;
@@ -30,9 +31,11 @@ TEST(SamplerState, RoundTripsKitAndSlots) {
         EXPECT_EQ(a.settings.tune, b.settings.tune) << i;
         EXPECT_EQ(a.settings.choke, b.settings.choke) << i;
         EXPECT_EQ(a.settings.one_shot, b.settings.one_shot) << i;
+        EXPECT_EQ(a.settings.output, b.settings.output) << i;
     }
+    EXPECT_EQ(back.slots[42].settings.output, 16);
     // Only slots that differ from the defaults are written.
-    EXPECT_EQ(state_to_json(s).at("slots").size(), 3U);
+    EXPECT_EQ(state_to_json(s).at("slots").size(), 4U);
 }
 
 TEST(SamplerState, RefusesBadValues) {
@@ -45,11 +48,13 @@ TEST(SamplerState, RefusesBadValues) {
         return nlohmann::json{{"kit", ""}, {"slots", {s}}};
     };
     EXPECT_EQ(validate_state(slot({}), 1), "");
-    for (const auto& bad : {slot({{"slot", 128}}), slot({{"slot", -1}}), slot({{"gain_db", 25}}),
-                            slot({{"pan", -101}}), slot({{"tune", 9601}}), slot({{"tune", 1.5}}),
-                            slot({{"choke", -1}}), slot({{"one_shot", 1}}), slot({{"path", 3}}),
-                            nlohmann::json{{"kit", 5}, {"slots", nlohmann::json::array()}},
-                            nlohmann::json{{"kit", ""}}, nlohmann::json::array()}) {
+    for (const auto& bad :
+         {slot({{"slot", 128}}), slot({{"slot", -1}}), slot({{"gain_db", 25}}),
+          slot({{"pan", -101}}), slot({{"tune", 9601}}), slot({{"tune", 1.5}}),
+          slot({{"choke", -1}}), slot({{"one_shot", 1}}), slot({{"path", 3}}),
+          slot({{"output", 17}}), slot({{"output", -1}}), slot({{"output", 1.5}}),
+          slot({{"output", "2"}}), nlohmann::json{{"kit", 5}, {"slots", nlohmann::json::array()}},
+          nlohmann::json{{"kit", ""}}, nlohmann::json::array()}) {
         EXPECT_NE(validate_state(bad, 1), "") << bad.dump();
     }
     auto twice = slot({});
@@ -59,6 +64,23 @@ TEST(SamplerState, RefusesBadValues) {
     nlohmann::json missing = slot({});
     missing["slots"][0].erase("pan");
     EXPECT_ANY_THROW(validate_state(missing, 1));
+}
+
+TEST(SamplerState, OutputIsOptionalForFilesWrittenBeforeGroupOutputs) {
+    nlohmann::json old = {{"kit", ""},
+                          {"slots",
+                           {{{"slot", 5},
+                             {"path", "/a.wav"},
+                             {"gain_db", 0},
+                             {"pan", 0},
+                             {"tune", 0},
+                             {"choke", 0},
+                             {"one_shot", true}}}}};
+    ASSERT_EQ(validate_state(old, 1), "");
+    EXPECT_EQ(state_from_json(old).slots[5].settings.output, 0);
+    old["slots"][0]["output"] = 3;
+    ASSERT_EQ(validate_state(old, 1), "");
+    EXPECT_EQ(state_from_json(old).slots[5].settings.output, 3);
 }
 
 } // namespace
