@@ -1,5 +1,7 @@
 #include "engine.hpp"
 
+#include "rt/simd.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -52,25 +54,12 @@ struct Voice {
 // g(i) = g0 + dg * i (the envelope is piecewise linear, so a sub-block never needs a
 // per-frame branch).
 
-using F4 = float __attribute__((vector_size(16)));
-using F2 = float __attribute__((vector_size(8)));
-
-inline F4 load4(const float* p) noexcept RT_NONBLOCKING {
-    F4 v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
-inline void store4(float* p, F4 v) noexcept RT_NONBLOCKING {
-    __builtin_memcpy(p, &v, sizeof v);
-}
-inline F2 load2(const float* p) noexcept RT_NONBLOCKING {
-    F2 v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
-inline void store2(float* p, F2 v) noexcept RT_NONBLOCKING {
-    __builtin_memcpy(p, &v, sizeof v);
-}
+using simd::F2;
+using simd::F4;
+using simd::load2;
+using simd::load4;
+using simd::store2;
+using simd::store4;
 
 struct Gain {
     F4 g;    // lanes: L, R of frame i and of frame i + 1

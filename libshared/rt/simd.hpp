@@ -12,6 +12,7 @@
 namespace lockstep::simd {
 
 using F4 = float __attribute__((vector_size(16)));
+using F2 = float __attribute__((vector_size(8)));
 using I4 = std::int32_t __attribute__((vector_size(16)));
 
 inline F4 load4(const float* p) noexcept RT_NONBLOCKING {
@@ -21,6 +22,16 @@ inline F4 load4(const float* p) noexcept RT_NONBLOCKING {
 }
 
 inline void store4(float* p, F4 v) noexcept RT_NONBLOCKING {
+    __builtin_memcpy(p, &v, sizeof v);
+}
+
+inline F2 load2(const float* p) noexcept RT_NONBLOCKING {
+    F2 v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+
+inline void store2(float* p, F2 v) noexcept RT_NONBLOCKING {
     __builtin_memcpy(p, &v, sizeof v);
 }
 
