@@ -179,7 +179,9 @@ inline Take open_take(const std::string& path) {
 
 // Reads the whole take in blocks and checks that every channel is ramp(c, first + i)
 // throughout. Returns "" or the first mismatch.
-inline std::string check_ramp(const std::string& path, Frame first, std::int64_t& frames_out) {
+// `channel_base`: the ramp channel of the file's first channel (one file per channel).
+inline std::string check_ramp(const std::string& path, Frame first, std::int64_t& frames_out,
+                              std::uint32_t channel_base = 0) {
     SF_INFO info{};
     SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
     if (f == nullptr) {
@@ -196,7 +198,8 @@ inline std::string check_ramp(const std::string& path, Frame first, std::int64_t
         }
         for (sf_count_t i = 0; i < got && why.empty(); ++i) {
             for (std::size_t c = 0; c < ch; ++c) {
-                const float want = ramp(static_cast<std::uint32_t>(c), first + pos + i);
+                const float want =
+                    ramp(channel_base + static_cast<std::uint32_t>(c), first + pos + i);
                 const float have = buf[static_cast<std::size_t>(i) * ch + c];
                 if (have != want) {
                     why = "frame " + std::to_string(pos + i) + " channel " + std::to_string(c + 1) +

@@ -39,8 +39,10 @@ std::vector<jack::Connection> to_capture(const std::string& capture, std::uint32
         return ::testing::AssertionFailure() << "ramp source cannot start";
     }
     const std::string last = std::to_string(channels);
+    // Linking hundreds of ports takes PipeWire a while on a loaded machine.
+    const auto timeout = generous * (1 + channels / 64);
     if (!wait_until([&] { return ramp.client().connected("out_" + last, capture + ":in_" + last); },
-                    generous)) {
+                    timeout)) {
         return ::testing::AssertionFailure() << "ramp not linked to " << capture;
     }
     return ::testing::AssertionSuccess();
@@ -270,17 +272,10 @@ TEST(CaptureRecord, SigtermClosesTheTakeCompletely) {
         EXPECT_EQ(t.info.frames, closed);
         EXPECT_GE(t.info.frames, before);
         EXPECT_EQ(static_cast<std::int64_t>(t.time_reference), first);
-        // one channel per file: channel c's ramp
-        SF_INFO info{};
-        SNDFILE* f = sf_open(files[c].c_str(), SFM_READ, &info);
-        ASSERT_NE(f, nullptr);
-        std::vector<float> v(static_cast<std::size_t>(info.frames));
-        sf_readf_float(f, v.data(), info.frames);
-        sf_close(f);
-        for (std::size_t i = 0; i < v.size(); ++i) {
-            ASSERT_EQ(v[i],
-                      capture::ramp(static_cast<std::uint32_t>(c), first + static_cast<Frame>(i)))
-                << i;
+        // one channel per file: channel c's ramp, to the last frame
+        std::int64_t checked = 0;
+        if (expect_ramp(check_ramp(files[c], first, checked, static_cast<std::uint32_t>(c)))) {
+            EXPECT_EQ(checked, t.info.frames);
         }
     }
     ramp.client().stop();
@@ -316,8 +311,9 @@ TEST(CaptureRecord, FullDiskEndsTheTakeCleanlyAndTheRecorderCarriesOn) {
     ASSERT_TRUE(t.ok) << t.error;
     EXPECT_GT(t.info.frames, 48000 / 2);
     std::int64_t checked = 0;
-    expect_ramp(check_ramp(files[0], static_cast<Frame>(t.time_reference), checked));
-    EXPECT_EQ(checked, t.info.frames);
+    if (expect_ramp(check_ramp(files[0], static_cast<Frame>(t.time_reference), checked))) {
+        EXPECT_EQ(checked, t.info.frames);
+    }
     EXPECT_GE(sox_frames(files[0]), t.info.frames);
     std::printf("disk full after %lld frames; the file reads whole\n",
                 static_cast<long long>(t.info.frames));

