@@ -90,13 +90,15 @@ double normalise_gain(float peak, float target) noexcept {
 }
 
 Analysis analyse(std::span<const float> x, std::uint32_t channels, std::size_t preroll,
-                 std::size_t release_from, std::size_t end_window, const Thresholds& t) {
+                 std::size_t release_from, std::size_t end_window, const Thresholds& t,
+                 float noise_floor) {
     Analysis a;
     const std::size_t frames = x.size() / channels;
     preroll = std::min(preroll, frames);
     a.noise = level(x, channels, 0, preroll);
     a.onset_threshold = std::max(t.onset_floor, a.noise.peak * t.onset_over_noise);
-    a.end_threshold = std::max(t.end_floor, a.noise.peak * t.end_over_noise);
+    a.end_threshold =
+        std::max(t.end_floor, (noise_floor >= 0 ? noise_floor : a.noise.peak) * t.end_over_noise);
     const auto onset = find_onset(x, channels, 0, a.noise.peak, a.onset_threshold);
     if (!onset) {
         return a;

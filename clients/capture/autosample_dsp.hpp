@@ -55,7 +55,9 @@ struct Thresholds {
 
 // One note analysed: `x` holds the recording from the start of its pre-roll; the first
 // `preroll` frames are noise only (they end where the latency-compensated note-on lands).
-// `release_from` is where the note-off lands: the end is searched from there.
+// `release_from` is where the note-off lands: the end is searched from there. The end
+// threshold is relative to `noise_floor` when it is >= 0 (the set's floor, so that every
+// note ends at the same level), else to this pre-roll's noise.
 struct Analysis {
     bool ok = false;                // an onset was found
     std::size_t onset = 0;          // frame index in x
@@ -68,6 +70,7 @@ struct Analysis {
     float end_threshold = 0.0F;
 };
 Analysis analyse(std::span<const float> x, std::uint32_t channels, std::size_t preroll,
-                 std::size_t release_from, std::size_t end_window, const Thresholds& t = {});
+                 std::size_t release_from, std::size_t end_window, const Thresholds& t = {},
+                 float noise_floor = -1.0F);
 
 } // namespace lockstep::capture::autosample

@@ -181,7 +181,7 @@ void Session::trim_history() {
     const std::uint32_t ch = options_.channels;
     Frame keep = cur_.active ? cur_.window_start
                              : acc_end() - static_cast<Frame>(options_.preroll + options_.gap);
-    keep = std::max(keep, acc_first_);
+    keep = std::clamp(keep, acc_first_, acc_end()); // a window may start in the future
     const auto drop = static_cast<std::size_t>(keep - acc_first_);
     // Erasing the front costs a copy: do it in large steps.
     if (drop > options_.rate / 2 || (drop > 0 && drop * ch == acc_.size())) {
@@ -223,7 +223,9 @@ bool Session::step() {
         publish(phase_);
         return false;
     }
-    if (!cur_.active) {
+    if (!cur_.active && !settled()) {
+        // the previous note still rings above the noise floor: wait
+    } else if (!cur_.active) {
         if (latency_ < 0) {
             schedule_next();
         } else if (next_ < pending_.size()) {
@@ -242,6 +244,32 @@ bool Session::step() {
     }
     trim_history();
     publish(phase_);
+    return true;
+}
+
+// The next note waits until the input is back at the noise floor (at most max_tail after
+// the last note's end), so that its pre-roll measures noise, not the previous tail.
+bool Session::settled() {
+    if (noise_floor_ < 0 || last_end_ == 0) {
+        return true;
+    }
+    const Frame end = acc_end();
+    const auto window = static_cast<Frame>(options_.end_window);
+    const Frame from = end - window;
+    if (from < last_end_ || from < acc_first_) {
+        return false;
+    }
+    if (end < last_end_ + static_cast<Frame>(options_.max_tail)) {
+        const std::uint32_t ch = options_.channels;
+        const std::span<const float> x(acc_.data(), acc_.size());
+        const float settle = std::max(options_.thresholds.onset_floor,
+                                      noise_floor_ * options_.thresholds.end_over_noise);
+        const auto i0 = static_cast<std::size_t>(from - acc_first_);
+        if (level(x, ch, i0, i0 + static_cast<std::size_t>(window)).peak > settle) {
+            return false;
+        }
+    }
+    last_end_ = std::max(last_end_, from - static_cast<Frame>(options_.gap));
     return true;
 }
 
@@ -326,9 +354,9 @@ void Session::check_current() {
     const auto preroll = static_cast<std::size_t>(options_.preroll);
     const std::size_t w0 = static_cast<std::size_t>(cur_.window_start - acc_first_);
     const std::span<const float> x(acc_.data() + w0 * ch, acc_.size() - w0 * ch);
-    const Level noise = level(x, ch, 0, preroll);
+    const float noise = noise_floor_ >= 0 ? noise_floor_ : level(x, ch, 0, preroll).peak;
     const float thr =
-        std::max(options_.thresholds.end_floor, noise.peak * options_.thresholds.end_over_noise);
+        std::max(options_.thresholds.end_floor, noise * options_.thresholds.end_over_noise);
     const auto from = static_cast<std::size_t>(cur_.scan_from - cur_.window_start);
     if (find_end(x, ch, from, thr, options_.end_window)) {
         finish_note(end);
@@ -342,12 +370,18 @@ void Session::finish_note(Frame stop) {
     const std::size_t w0 = static_cast<std::size_t>(cur_.window_start - acc_first_);
     const std::size_t w1 = static_cast<std::size_t>(std::min(stop, acc_end()) - acc_first_);
     const std::span<const float> x(acc_.data() + w0 * ch, (w1 - w0) * ch);
-    const Analysis a = analyse(x, ch, static_cast<std::size_t>(options_.preroll),
-                               static_cast<std::size_t>(cur_.release_at - cur_.window_start),
-                               static_cast<std::size_t>(options_.end_window), options_.thresholds);
+    const Analysis a =
+        analyse(x, ch, static_cast<std::size_t>(options_.preroll),
+                static_cast<std::size_t>(cur_.release_at - cur_.window_start),
+                static_cast<std::size_t>(options_.end_window), options_.thresholds, noise_floor_);
     cur_.active = false;
     const std::size_t end_idx = a.end.value_or(x.size() / ch);
     last_end_ = cur_.window_start + static_cast<Frame>(end_idx);
+    if (noise_floor_ < 0 && a.ok) {
+        // The set's noise floor: the first pre-roll, heard before anything was played
+        // (later ones may still hold the tail of the note before).
+        noise_floor_ = a.noise.peak;
+    }
     if (cur_.probe) {
         if (!a.ok) {
             fail("no sound came back from the instrument for the latency probe (" +

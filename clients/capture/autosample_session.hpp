@@ -128,6 +128,7 @@ private:
 
     void drain();
     void trim_history();
+    bool settled();
     bool schedule_next();
     void check_current();
     void finish_note(Frame stop);
@@ -149,6 +150,7 @@ private:
     std::size_t failed_ = 0;
     std::size_t warnings_ = 0;
     std::int64_t latency_ = -1;
+    float noise_floor_ = -1; // peak, from the first pre-roll
     Phase phase_ = Phase::latency;
     std::uint32_t next_id_ = 1;
 
