@@ -48,6 +48,31 @@ const char* to_string(Phase p) noexcept {
     return "?";
 }
 
+std::string render_progress(const Progress& p, int width) {
+    const double frac =
+        p.total == 0 ? 0.0 : static_cast<double>(p.recorded) / static_cast<double>(p.total);
+    const int fill = static_cast<int>(frac * width + 1e-9);
+    std::string out = "[" + std::string(static_cast<std::size_t>(fill), '#') +
+                      std::string(static_cast<std::size_t>(width - fill), '.') + "] " +
+                      std::to_string(p.recorded) + "/" + std::to_string(p.total);
+    if (p.has_current) {
+        out += "  " + note_name(p.current.note) + " v" + std::to_string(p.current.velocity) +
+               " rr" + std::to_string(p.current.rr);
+    }
+    out += "  ";
+    out += to_string(p.phase);
+    if (p.phase == Phase::latency || p.phase == Phase::recording || p.phase == Phase::paused) {
+        const auto s = static_cast<long long>(std::llround(p.seconds_left));
+        char buf[48];
+        std::snprintf(buf, sizeof buf, "  %lld:%02lld left", s / 60, s % 60);
+        out += buf;
+    }
+    if (p.warnings > 0) {
+        out += "  " + std::to_string(p.warnings) + " warnings";
+    }
+    return out;
+}
+
 Session::Session(SessionOptions options, AutoEngine& engine)
     : options_(std::move(options)), engine_(engine) {
     plan_ = make_plan(options_.plan);

@@ -70,6 +70,10 @@ struct Progress {
     std::string error; // failed: why
 };
 
+// One line for a terminal: "[#####.....] 5/12  C4 v127 rr1  recording  0:07 left", `width`
+// characters of bar.
+std::string render_progress(const Progress& p, int width = 30);
+
 // One recorded note, for the log and for tests.
 struct NoteRecord {
     NoteId id;

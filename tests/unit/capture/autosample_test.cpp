@@ -245,6 +245,22 @@ TEST(AutosampleDsp, NormaliseGain) {
     EXPECT_DOUBLE_EQ(normalise_gain(0.0F, 1.0F), 1.0);
 }
 
+TEST(AutosampleProgress, BarCountsAndTimeLeft) {
+    Progress p;
+    p.phase = Phase::recording;
+    p.total = 12;
+    p.recorded = 3;
+    p.has_current = true;
+    p.current = NoteId{61, 127, 2};
+    p.seconds_left = 75.4;
+    EXPECT_EQ(render_progress(p, 12), "[###.........] 3/12  C#4 v127 rr2  recording  1:15 left");
+    p.phase = Phase::done;
+    p.recorded = 12;
+    p.has_current = false;
+    p.warnings = 2;
+    EXPECT_EQ(render_progress(p, 4), "[####] 12/12  done  2 warnings");
+}
+
 TEST(AutosampleFiles, SmplRootKeyAndBextSurviveAWrite) {
     test::TempDir dir("autosample-files");
     SampleAudio a;
