@@ -3,6 +3,7 @@
 #include "autosample_dsp.hpp"
 #include "autosample_files.hpp"
 #include "autosample_plan.hpp"
+#include "autosample_session.hpp"
 
 #include "harness/process.hpp"
 
