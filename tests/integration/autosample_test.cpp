@@ -1,0 +1,219 @@
+// `lockstep-capture autosample` end to end on a private jackd in sync mode (-S), against a
+// deterministic test synth running in this process as a JACK client: it answers each
+// note-on with a tone `delay` frames later plus low-level deterministic noise, and logs
+// the frame every tone really started at. Checks: the measured round-trip latency, every
+// file's name, its onset exact to the frame (bext time reference against the synth's log),
+// note-on frames in the metadata, smpl root keys, the SFZ loaded and played by
+// lockstep-sampler's kit loader and engine, and a SIGINT-cancelled session resumed.
+#include "autosample_files.hpp"
+#include "autosample_plan.hpp"
+#include "autosample_synth.hpp"
+#include "capture_common.hpp"
+
+#include "jack/offline.hpp"
+#include "sampler/engine.hpp"
+#include "sampler/loader.hpp"
+
+#include <filesystem>
+
+namespace lockstep::test::capture {
+namespace {
+
+using namespace lockstep::capture::autosample;
+using lockstep::capture::test::SynthOptions;
+using lockstep::capture::test::TestSynth;
+
+constexpr std::int64_t delay = 300;
+constexpr std::uint32_t period = 256;
+
+ServerOptions sync_server() {
+    ServerOptions o;
+    o.rate = 48000;
+    o.period = period;
+    o.sync = true;
+    return o;
+}
+
+// The synth as an in-process JACK client: MIDI in `in`, audio out `out_1`.
+class SynthClient {
+public:
+    SynthClient(const TestServer& server, SynthOptions so)
+        : synth(so), client(options(server), synth) {}
+    TestSynth synth;
+    jack::Client client;
+
+private:
+    static jack::ClientOptions options(const TestServer& server) {
+        jack::ClientOptions o;
+        o.name = "synth";
+        o.server = server.name();
+        o.ports = {{"in", jack::PortKind::midi_in}, {"out_1", jack::PortKind::audio_out}};
+        return o;
+    }
+};
+
+std::vector<std::string> autosample_args(const TestServer& server, const std::string& dir) {
+    return {capture_binary(),
+            "autosample",
+            "-n",
+            "as",
+            "-s",
+            server.name(),
+            "--osc",
+            std::to_string(free_udp_port()),
+            "--dir",
+            dir,
+            "--set",
+            "synth",
+            "--notes",
+            "60:66:3",
+            "--velocities",
+            "64,127",
+            "--round-robins",
+            "2",
+            "--hold",
+            "0.1",
+            "--tail",
+            "2",
+            "--preroll",
+            "0.02",
+            "--progress",
+            "log",
+            "--connect",
+            "midi_out=synth:in",
+            "--connect",
+            "synth:out_1=in_1"};
+}
+
+std::int64_t logged(const std::string& out, const std::string& pattern) {
+    std::smatch m;
+    return std::regex_search(out, m, std::regex(pattern)) ? std::stoll(m[1]) : -1;
+}
+
+// Every file of the set: its onset (bext time reference) is a frame where the synth
+// started that note at that velocity, and its note-on is its session's latency before it.
+void check_set(const std::string& dir, const TestSynth& synth) {
+    PlanSpec s;
+    s.low = 60;
+    s.high = 66;
+    s.step = 3;
+    s.velocities = {64, 127};
+    s.round_robins = 2;
+    const auto plan = make_plan(s);
+    std::vector<Frame> used;
+    Frame graph_delay = -1;
+    for (const NoteId& id : plan) {
+        const std::string path = dir + "/" + file_name("synth", id);
+        SampleAudio a;
+        SampleMeta m;
+        std::string err;
+        ASSERT_TRUE(read_sample(path, a, m, err)) << err;
+        EXPECT_EQ(m.root_key, id.note) << path;
+        EXPECT_GT(a.frames(), 4800U) << path;
+        const auto onset = static_cast<Frame>(m.time_reference);
+        // A feedback loop in a JACK graph delays one of its links by one period: the synth
+        // either hears the MIDI a cycle late or the recorder hears the synth a cycle late.
+        // The latter shifts every onset by exactly one period in the recorder's frames, the
+        // same for every note: the onset is exact to the frame up to that constant.
+        bool found = false;
+        std::string starts;
+        for (std::size_t i = 0; i < synth.starts(); ++i) {
+            const auto t = synth.start(i);
+            starts += " " + std::to_string(t.note) + "/" + std::to_string(t.velocity) + "@" +
+                      std::to_string(t.frame);
+            if (t.note != id.note || t.velocity != id.velocity) {
+                continue;
+            }
+            for (const Frame g : {Frame{0}, Frame{period}}) {
+                if (t.frame + g == onset && (graph_delay < 0 || graph_delay == g)) {
+                    graph_delay = g;
+                    found = true;
+                }
+            }
+        }
+        EXPECT_TRUE(found) << path << ": onset " << onset
+                           << " is not where the synth started (graph delay " << graph_delay
+                           << "):" << starts;
+        EXPECT_EQ(std::find(used.begin(), used.end(), onset), used.end());
+        used.push_back(onset);
+        EXPECT_EQ(value_of(m.description, "onset"), onset);
+        const std::int64_t latency = value_of(m.description, "latency").value_or(-1);
+        EXPECT_TRUE(latency == delay || latency == delay + period) << path;
+        EXPECT_EQ(onset - value_of(m.description, "note_on").value_or(0), latency) << path;
+    }
+    // lockstep-sampler loads the SFZ and plays a region exactly.
+    sampler::KitStore store(48000);
+    const auto rep = store.load_kit(dir + "/synth.sfz");
+    ASSERT_TRUE(rep.ok) << rep.error;
+    EXPECT_EQ(rep.regions, plan.size());
+    sampler::Engine player(sampler::EngineOptions{}, store.published());
+    jack::OfflineDriver drv(jack::OfflinePorts{1, 0, 0, 2}, 48000);
+    drv.add_midi_in(0, 512, {0x90, 63, 64});
+    drv.run(player, 0, 256, 40);
+    SampleAudio want;
+    SampleMeta wm;
+    std::string err;
+    ASSERT_TRUE(read_sample(dir + "/" + file_name("synth", NoteId{63, 64, 1}), want, wm, err));
+    const float vel_gain = (64.0F / 127.0F) * (64.0F / 127.0F); // the sampler's curve
+    for (std::size_t k = 0; k < 4000; ++k) {
+        ASSERT_NEAR(drv.audio_out(0)[512 + k], want.samples[k] * vel_gain, 1e-6F) << k;
+    }
+}
+
+TEST(AutosampleJack, RecordsATestSynthIntoAPlayableSetExactToTheFrame) {
+    TestServer server(sync_server());
+    server.use_in_this_process();
+    TempDir dir("autosample-jack");
+    SynthOptions so;
+    so.delay = delay;
+    SynthClient synth(server, so);
+    ASSERT_TRUE(synth.client.start());
+    ChildProcess child(autosample_args(server, dir.path()), server.child_env());
+    const int code = child.wait(120s);
+    const std::string out = child.output();
+    ASSERT_EQ(code, 0) << out;
+    // jackd2 runs a feedback loop's clients in some order: the synth hears the MIDI in the
+    // same cycle or the next one.
+    const std::int64_t latency = logged(out, "round-trip latency: ([0-9]+) frames");
+    EXPECT_TRUE(latency == delay || latency == delay + period) << out;
+    EXPECT_EQ(synth.synth.starts(), 13U) << out; // the probe and 12 notes
+    EXPECT_NE(out.find("done: 12 of 12 notes"), std::string::npos) << out;
+    EXPECT_NE(out.find(" 0 late MIDI messages, 0 overruns"), std::string::npos) << out;
+    check_set(dir.path(), synth.synth);
+}
+
+TEST(AutosampleJack, SigintCancelsAndTheNextRunResumes) {
+    TestServer server(sync_server());
+    server.use_in_this_process();
+    TempDir dir("autosample-resume");
+    SynthOptions so;
+    so.delay = delay;
+    SynthClient synth(server, so);
+    ASSERT_TRUE(synth.client.start());
+    const std::string raw = dir.path() + "/raw";
+    {
+        ChildProcess child(autosample_args(server, dir.path()), server.child_env());
+        ASSERT_TRUE(wait_until(
+            [&] { return !child.running() || scan_recorded(raw, "synth").size() >= 3; }, 120s))
+            << child.output();
+        child.signal(SIGINT);
+        ASSERT_EQ(child.wait(60s), 0) << child.output();
+        EXPECT_NE(child.output().find("autosample cancelled"), std::string::npos) << child.output();
+    }
+    const std::size_t first = scan_recorded(raw, "synth").size();
+    EXPECT_GE(first, 3U);
+    EXPECT_LT(first, 12U);
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/synth.sfz"));
+    ChildProcess child(autosample_args(server, dir.path()), server.child_env());
+    ASSERT_EQ(child.wait(120s), 0) << child.output();
+    const std::string out = child.output();
+    EXPECT_NE(out.find("resuming: " + std::to_string(first) + " of 12 notes"), std::string::npos)
+        << out;
+    // 2 probes + 12 notes + at most one note interrupted by the cancel
+    EXPECT_GE(synth.synth.starts(), 14U);
+    EXPECT_LE(synth.synth.starts(), 15U);
+    check_set(dir.path(), synth.synth);
+}
+
+} // namespace
+} // namespace lockstep::test::capture
