@@ -2,7 +2,8 @@
 // MIDI, records it, and writes a sample set with an SFZ (docs/capture.md "Autosampler").
 // Ports: MIDI out `midi_out`, audio in `in_1`..`in_N`. OSC (same port rules as the
 // recorder): /capture/autosample/pause, /resume, /cancel, /status. On a terminal: a
-// progress bar, and the keys p (pause/resume) and q (cancel). SIGINT/SIGTERM cancel;
+// progress bar, and the keys p (pause/resume) and q (cancel). SIGUSR1 pauses, SIGUSR2
+// resumes, SIGINT/SIGTERM cancel;
 // a cancelled session resumes when started again with the same --set and --dir.
 //
 // Threads: main (CLI, the Session's steps, progress, signals and keys), the JACK process
@@ -26,6 +27,7 @@
 #include <jack/jack.h>
 
 #include <atomic>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -240,7 +242,7 @@ int autosample_main(int argc, const char* const* argv) {
         return service::exit_code::startup;
     }
 
-    service::SignalWaiter signals;
+    service::SignalWaiter signals({SIGTERM, SIGINT, SIGUSR1, SIGUSR2});
     Slot slot;
     jack::ClientOptions jo;
     jo.name = common.name;
@@ -259,8 +261,9 @@ int autosample_main(int argc, const char* const* argv) {
     }
     CycleTiming timing;
     for (int i = 0; i < 1000 && !(client.timing(timing) && timing.rate > 0); ++i) {
-        if (signals.wait(std::chrono::milliseconds(10)).event ==
-            service::SignalWaiter::Event::signal) {
+        const auto r = signals.wait(std::chrono::milliseconds(10));
+        if (r.event == service::SignalWaiter::Event::signal && r.signal != SIGUSR1 &&
+            r.signal != SIGUSR2) {
             return service::exit_code::ok;
         }
     }
@@ -398,7 +401,13 @@ int autosample_main(int argc, const char* const* argv) {
     for (;;) {
         const auto r = signals.wait(std::chrono::milliseconds(5), key_fds);
         if (r.event == service::SignalWaiter::Event::signal) {
-            session.cancel();
+            if (r.signal == SIGUSR1) {
+                session.pause();
+            } else if (r.signal == SIGUSR2) {
+                session.resume();
+            } else {
+                session.cancel();
+            }
         } else if (r.event == service::SignalWaiter::Event::fd_ready) {
             char k = 0;
             while (::read(stdin_fd, &k, 1) == 1) {

@@ -21,7 +21,7 @@ std::string db(float linear) {
 
 std::string describe(const NoteId& id) {
     return note_name(id.note) + " (" + std::to_string(id.note) + ") v" +
-           std::to_string(id.velocity) + " rr" + std::to_string(id.rr);
+           std::to_string(id.velocity) + (id.rr > 0 ? " rr" + std::to_string(id.rr) : "");
 }
 
 std::string ll(std::int64_t v) {

@@ -179,6 +179,7 @@ TEST(AutosampleJack, RecordsATestSynthIntoAPlayableSetExactToTheFrame) {
     EXPECT_EQ(synth.synth.starts(), 13U) << out; // the probe and 12 notes
     EXPECT_NE(out.find("done: 12 of 12 notes"), std::string::npos) << out;
     EXPECT_NE(out.find(" 0 late MIDI messages, 0 overruns"), std::string::npos) << out;
+    std::printf("%s", out.c_str()); // the session's log, for the reader of the test output
     check_set(dir.path(), synth.synth);
 }
 
