@@ -2,6 +2,7 @@
 // onset/end detection, fades, normalisation, and the sample files' smpl/bext metadata.
 #include "autosample_dsp.hpp"
 #include "autosample_files.hpp"
+#include "autosample_launch.hpp"
 #include "autosample_plan.hpp"
 #include "autosample_session.hpp"
 
@@ -260,6 +261,19 @@ TEST(AutosampleProgress, BarCountsAndTimeLeft) {
     p.has_current = false;
     p.warnings = 2;
     EXPECT_EQ(render_progress(p, 4), "[####] 12/12  done  2 warnings");
+}
+
+TEST(AutosampleLaunch, CommandLineForTheChild) {
+    EXPECT_EQ(split_args("  --notes 60:72  --dir /x\t--set a "),
+              (std::vector<std::string>{"--notes", "60:72", "--dir", "/x", "--set", "a"}));
+    EXPECT_EQ(autosample_command("/bin/cap", "srv", 9112, {"--set", "a"}),
+              (std::vector<std::string>{"/bin/cap", "autosample", "-s", "srv", "--osc", "9112",
+                                        "--set", "a"}));
+    // the args' own server and OSC win; no server given: libjack's default
+    EXPECT_EQ(autosample_command("/bin/cap", "srv", 9112, {"--osc=9200", "-s", "other"}),
+              (std::vector<std::string>{"/bin/cap", "autosample", "--osc=9200", "-s", "other"}));
+    EXPECT_EQ(autosample_command("/bin/cap", "", 9112, {}),
+              (std::vector<std::string>{"/bin/cap", "autosample", "--osc", "9112"}));
 }
 
 TEST(AutosampleFiles, SmplRootKeyAndBextSurviveAWrite) {
