@@ -8,6 +8,7 @@
 #include "autosample_engine.hpp"
 #include "autosample_session.hpp"
 #include "autosample_synth.hpp"
+#include "rt/alloc_check.hpp"
 
 #include <array>
 #include <memory>
@@ -60,6 +61,7 @@ public:
     std::unique_ptr<autosample::Session> session;
     std::vector<std::string> log;
     TestSynth synth;
+    std::uint64_t rt_allocations = 0; // in AutoEngine::process, over all cycles
 
 private:
     static AutoEngineOptions engine_options(const autosample::SessionOptions& so) {
@@ -97,7 +99,14 @@ private:
         ec.rate = 48000;
         ec.audio_in = ins;
         ec.midi_out = std::span<jack::MidiWriter>(&writer_, 1);
-        engine_->process(ec);
+        {
+            // The audio thread's part never allocates or frees (counted when the test
+            // links lockstep_alloc_check).
+            RealtimeScope scope;
+            engine_->process(ec);
+            const AllocCounts c = scope.counts();
+            rt_allocations += c.allocations + c.deallocations;
+        }
         events_.clear();
         std::size_t used = 0;
         for (const auto& e : writer_.events()) {

@@ -65,6 +65,7 @@ TEST(AutosampleSession, RecordsEveryNoteExactlyAndWritesAPlayableSet) {
     EXPECT_EQ(loop.session->latency(), delay + period);
     EXPECT_EQ(loop.engine().counters().late_midi, 0U);
     EXPECT_EQ(loop.engine().counters().overruns, 0U);
+    EXPECT_EQ(loop.rt_allocations, 0U);
 
     const auto tones = starts(loop.synth);
     const auto& recs = loop.session->records();
@@ -210,6 +211,41 @@ TEST(AutosampleSession, PauseHoldsCancelStopsResumeSkipsRecordedNotes) {
     const auto rep = store.load_kit(loop.session->sfz_path());
     ASSERT_TRUE(rep.ok) << rep.error;
     EXPECT_EQ(rep.regions, 12U);
+}
+
+TEST(AutosampleSession, PerFileNormalisationAndClippingAndNoiseWarnings) {
+    lockstep::test::TempDir dir("autosample-loud");
+    SynthOptions so;
+    so.delay = delay;
+    so.level = 1.5F;  // clips at velocity 127 (1.5 * e^0 > 1)
+    so.noise = 3e-3F; // -50 dBFS: above the -60 dBFS warning
+    auto o = options(dir.path(), 2);
+    o.plan.round_robins = 1;
+    o.normalise = Normalise::file;
+    o.target_peak = 0.5F;
+    AutosampleLoop loop(o, so, period);
+    ASSERT_TRUE(loop.run());
+    ASSERT_EQ(loop.session->progress().phase, Phase::done) << loop.session->progress().error;
+    std::size_t clipping = 0;
+    std::size_t noise = 0;
+    for (const auto& l : loop.log) {
+        clipping += l.find("clipping") != std::string::npos ? 1 : 0;
+        noise += l.find(": noise floor ") != std::string::npos ? 1 : 0;
+    }
+    EXPECT_EQ(clipping, 3U); // the three notes at velocity 127 (64: 0.76 peak)
+    EXPECT_EQ(noise, 6U);
+    for (const NoteRecord& r : loop.session->records()) {
+        SampleAudio a;
+        SampleMeta m;
+        std::string err;
+        ASSERT_TRUE(read_sample(dir.path() + "/" + file_name("synth", r.id), a, m, err));
+        EXPECT_EQ(a.channels, 2U);
+        float pk = 0;
+        for (const float v : a.samples) {
+            pk = std::max(pk, std::fabs(v));
+        }
+        EXPECT_NEAR(pk, 0.5F, 1e-4F); // every file normalised on its own
+    }
 }
 
 TEST(AutosampleSession, StereoAndNoSoundFails) {
