@@ -236,6 +236,9 @@ int autosample_main(int argc, const char* const* argv) {
         }
         lat_mode = Lat::fixed;
     }
+    if (channels > 2) {
+        log::warning("--channels %u: lockstep-sampler plays mono and stereo files only", channels);
+    }
     if (::access(dir.c_str(), W_OK | X_OK) != 0) {
         std::fprintf(stderr, "lockstep-capture autosample: --dir %s: not a writable directory\n",
                      dir.c_str());

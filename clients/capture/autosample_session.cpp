@@ -90,11 +90,40 @@ Session::Session(SessionOptions options, AutoEngine& engine)
         fail("nothing to play: " + check_plan(options_.plan));
     } else if (ec) {
         fail(raw_dir().string() + ": " + ec.message());
+    } else if (resumed_ > 0 && !check_resumed()) {
+        // fail() said why
     } else if (resumed_ > 0) {
         log(5, "resuming: " + std::to_string(resumed_) + " of " + std::to_string(plan_.size()) +
                    " notes already recorded in " + raw_dir().string());
     }
     publish(phase_);
+}
+
+// Takes recorded with other channels or another rate would make a set that cannot be
+// normalised or played together: refuse to mix them.
+bool Session::check_resumed() {
+    for (const NoteId& id : plan_) {
+        const auto raw = raw_dir() / file_name(options_.name, id);
+        SampleAudio a;
+        SampleMeta m;
+        std::string err;
+        if (!std::filesystem::exists(raw)) {
+            continue;
+        }
+        if (!read_sample(raw.string(), a, m, err)) {
+            fail("cannot read " + err);
+            return false;
+        }
+        if (a.channels != options_.channels || a.rate != options_.rate) {
+            fail(raw.string() + " holds " + std::to_string(a.channels) + " channels at " +
+                 std::to_string(a.rate) + " Hz, this session records " +
+                 std::to_string(options_.channels) + " at " + std::to_string(options_.rate) +
+                 " Hz: use the same --channels and JACK rate, or another --set or --dir");
+            return false;
+        }
+        return true; // one is enough: every take of a session has the same format
+    }
+    return true;
 }
 
 void Session::log(int level, std::string text) {

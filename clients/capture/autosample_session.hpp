@@ -132,6 +132,7 @@ private:
 
     void drain();
     void trim_history();
+    bool check_resumed();
     bool settled();
     bool schedule_next();
     void check_current();

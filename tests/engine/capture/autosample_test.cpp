@@ -248,6 +248,25 @@ TEST(AutosampleSession, PerFileNormalisationAndClippingAndNoiseWarnings) {
     }
 }
 
+TEST(AutosampleSession, ResumeRefusesTakesOfAnotherFormat) {
+    lockstep::test::TempDir dir("autosample-format");
+    SynthOptions so;
+    so.delay = delay;
+    AutosampleLoop loop(options(dir.path(), 1), so, period);
+    ASSERT_TRUE(loop.run(100000, [&] {
+        if (loop.session->records().size() == 2) {
+            loop.session->cancel();
+        }
+    }));
+    loop.restart(options(dir.path(), 2));
+    const Progress p = loop.session->progress();
+    EXPECT_EQ(p.phase, Phase::failed);
+    EXPECT_NE(p.error.find("holds 1 channels at 48000 Hz, this session records 2"),
+              std::string::npos)
+        << p.error;
+    EXPECT_FALSE(loop.session->step());
+}
+
 TEST(AutosampleSession, StereoAndNoSoundFails) {
     lockstep::test::TempDir dir("autosample-silent");
     SynthOptions so;
