@@ -85,6 +85,16 @@ std::vector<std::string> autosample_args(const TestServer& server, const std::st
             "synth:out_1=in_1"};
 }
 
+// Notes recorded again after lost frames (an xrun on a loaded machine): the synth played
+// them twice.
+std::size_t retries(const std::string& out) {
+    std::size_t n = 0;
+    for (std::size_t p = 0; (p = out.find("recording it again", p)) != std::string::npos; ++p) {
+        ++n;
+    }
+    return n;
+}
+
 std::int64_t logged(const std::string& out, const std::string& pattern) {
     std::smatch m;
     return std::regex_search(out, m, std::regex(pattern)) ? std::stoll(m[1]) : -1;
@@ -190,9 +200,11 @@ TEST(AutosampleJack, RecordsATestSynthIntoAPlayableSetExactToTheFrame) {
     // same cycle or the next one.
     const std::int64_t latency = logged(out, "round-trip latency: ([0-9]+) frames");
     EXPECT_TRUE(latency == delay || latency == delay + period) << out;
-    EXPECT_EQ(synth.synth.starts(), 13U) << out; // the probe and 12 notes
+    EXPECT_EQ(synth.synth.starts(), 13U + retries(out)) << out; // the probe and 12 notes
     EXPECT_NE(out.find("done: 12 of 12 notes"), std::string::npos) << out;
-    EXPECT_NE(out.find(" 0 late MIDI messages, 0 overruns"), std::string::npos) << out;
+    // A late note-on (a stalled session thread) is reported and its real frame used: the
+    // checks below hold either way, so it is printed, not asserted.
+    EXPECT_NE(out.find(", 0 overruns"), std::string::npos) << out;
     std::printf("%s", out.c_str()); // the session's log, for the reader of the test output
     check_set(dir.path(), synth.synth);
 }
@@ -206,6 +218,7 @@ TEST(AutosampleJack, SigintCancelsAndTheNextRunResumes) {
     SynthClient synth(server, so);
     ASSERT_TRUE(synth.client.start());
     const std::string raw = dir.path() + "/raw";
+    std::string first_out;
     {
         ChildProcess child(autosample_args(server, dir.path()), server.child_env());
         ASSERT_TRUE(wait_until(
@@ -213,7 +226,8 @@ TEST(AutosampleJack, SigintCancelsAndTheNextRunResumes) {
             << child.output();
         child.signal(SIGINT);
         ASSERT_EQ(child.wait(60s), 0) << child.output();
-        EXPECT_NE(child.output().find("autosample cancelled"), std::string::npos) << child.output();
+        first_out = child.output();
+        EXPECT_NE(first_out.find("autosample cancelled"), std::string::npos) << first_out;
     }
     const std::size_t first = scan_recorded(raw, "synth").size();
     EXPECT_GE(first, 3U);
@@ -225,8 +239,8 @@ TEST(AutosampleJack, SigintCancelsAndTheNextRunResumes) {
     EXPECT_NE(out.find("resuming: " + std::to_string(first) + " of 12 notes"), std::string::npos)
         << out;
     // 2 probes + 12 notes + at most one note interrupted by the cancel
-    EXPECT_GE(synth.synth.starts(), 14U);
-    EXPECT_LE(synth.synth.starts(), 15U);
+    EXPECT_GE(synth.synth.starts(), 14U + retries(out));
+    EXPECT_LE(synth.synth.starts(), 15U + retries(out) + retries(first_out));
     check_set(dir.path(), synth.synth);
 }
 
@@ -254,7 +268,7 @@ TEST(AutosampleJack, PortLatenciesOfZeroStillFindTheOnsets) {
     EXPECT_NE(out.find("round-trip latency from the JACK ports: 0 frames"), std::string::npos)
         << out;
     EXPECT_NE(out.find("the JACK ports report no latency"), std::string::npos) << out;
-    EXPECT_EQ(synth.synth.starts(), 2U) << out; // no probe
+    EXPECT_EQ(synth.synth.starts(), 2U + retries(out)) << out; // no probe
     PlanSpec s;
     s.low = 60;
     s.high = 63;
