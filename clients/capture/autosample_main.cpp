@@ -401,6 +401,7 @@ int autosample_main(int argc, const char* const* argv) {
     const std::span<const int> key_fds =
         keys.active() ? std::span<const int>(&stdin_fd, 1) : std::span<const int>();
     auto last_bar = std::chrono::steady_clock::now();
+    Progress pushed = session.progress();
     for (;;) {
         const auto r = signals.wait(std::chrono::milliseconds(5), key_fds);
         if (r.event == service::SignalWaiter::Event::signal) {
@@ -427,6 +428,13 @@ int autosample_main(int argc, const char* const* argv) {
         }
         const bool more = session.step();
         flush_log();
+        // Subscribers hear the status whenever a note is done or the phase changes.
+        const Progress now_p = session.progress();
+        if (now_p.recorded != pushed.recorded || now_p.phase != pushed.phase ||
+            now_p.has_current != pushed.has_current || now_p.current != pushed.current) {
+            pushed = now_p;
+            endpoint->notify(status_message(now_p));
+        }
         const auto now = std::chrono::steady_clock::now();
         if (now - last_bar > std::chrono::milliseconds(100)) {
             show(false);

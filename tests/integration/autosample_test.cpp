@@ -289,9 +289,10 @@ TEST(AutosampleJack, TheRecorderStartsASessionOverOsc) {
     ASSERT_TRUE(synth.client.start());
     CaptureProcess recorder(server, "rec", {"--channels", "1", "--dir", rec_dir.path()});
     ASSERT_TRUE(recorder.wait_ready());
-    const std::string args = "-n as --osc " + std::to_string(free_udp_port()) + " --dir " +
+    const std::uint16_t session_port = free_udp_port();
+    const std::string args = "-n as --osc " + std::to_string(session_port) + " --dir " +
                              dir.path() +
-                             " --set synth --notes 60:63:3 --velocities 127 --hold 0.1 --tail 2 "
+                             " --set synth --notes 60:66:3 --velocities 127 --hold 0.1 --tail 2 "
                              "--preroll 0.02 --progress log --connect midi_out=synth:in "
                              "--connect synth:out_1=in_1";
     recorder.peer->send(osc::Message("/capture/autosample", {osc::Arg::string(args)}));
@@ -303,6 +304,38 @@ TEST(AutosampleJack, TheRecorderStartsASessionOverOsc) {
     const auto refused = recorder.peer->receive_path("/error", 10s);
     ASSERT_TRUE(refused);
     EXPECT_NE(refused->args[1].s().find("an autosample session runs"), std::string::npos);
+    // The session's own OSC: subscribe, then pause and resume it through the recorder
+    // (signals) and follow its pushed status to the end.
+    OscPeer session(session_port);
+    ASSERT_TRUE(wait_until(
+        [&] {
+            session.send(osc::Message("/subscribe"));
+            return session.ping_and_collect(1s).has_value();
+        },
+        60s))
+        << recorder.child->output();
+    auto phase_is = [](const std::string& phase) {
+        return [phase](const osc::Message& m) {
+            return m.path == "/capture/autosample/status" && m.args[0].s() == phase;
+        };
+    };
+    recorder.peer->send(osc::Message("/capture/autosample/pause"));
+    const auto paused = session.receive_until(phase_is("paused"), 60s);
+    ASSERT_TRUE(paused) << recorder.child->output();
+    const std::size_t tones = synth.synth.starts();
+    // Paused: asked twice more, nothing new is played (each status reply proves a pass).
+    for (int i = 0; i < 2; ++i) {
+        session.send(osc::Message("/capture/autosample/status"));
+        const auto st = session.receive_path("/capture/autosample/status", 10s);
+        ASSERT_TRUE(st);
+        EXPECT_EQ(st->args[0].s(), "paused");
+    }
+    EXPECT_EQ(synth.synth.starts(), tones);
+    recorder.peer->send(osc::Message("/capture/autosample/resume"));
+    const auto done = session.receive_until(phase_is("done"), 120s);
+    ASSERT_TRUE(done) << recorder.child->output();
+    EXPECT_EQ(done->args[1].i(), 3);
+    EXPECT_EQ(done->args[2].i(), 3);
     std::optional<osc::Message> st;
     ASSERT_TRUE(wait_until(
         [&] {
@@ -315,7 +348,7 @@ TEST(AutosampleJack, TheRecorderStartsASessionOverOsc) {
     EXPECT_EQ(st->args[2].i(), 0) << recorder.child->output();
     PlanSpec s;
     s.low = 60;
-    s.high = 63;
+    s.high = 66;
     s.step = 3;
     s.velocities = {127};
     check_set(dir.path(), synth.synth, s);
