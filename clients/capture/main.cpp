@@ -88,7 +88,15 @@ const char* describe(Trigger t) {
 
 } // namespace
 
+namespace lockstep::capture {
+int autosample_main(int argc, const char* const* argv); // autosample_main.cpp
+}
+
 int main(int argc, char** argv) {
+    // `lockstep-capture autosample ...`: the autosampler (docs/capture.md "Autosampler").
+    if (argc > 1 && std::string(argv[1]) == "autosample") {
+        return lockstep::capture::autosample_main(argc - 1, argv + 1);
+    }
     Cli cli;
     CLI::App app{"lockstep-capture: records JACK inputs to WAV/RF64 or FLAC takes, frame-exact"};
     service::add_common_options(app, cli.common, "capture", osc::port::capture);

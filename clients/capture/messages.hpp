@@ -6,6 +6,11 @@
 //   FromEngine  audio thread -> control thread: takes started/stopped, refusals
 //   Mark        audio thread -> disk thread: where in the ring a take starts, ends, or
 //               needs silence; the audio itself travels through the AudioRing (ring.hpp)
+// The autosampler (autosample_engine.hpp) has its own:
+//   AutoMidi     session (control) thread -> audio thread: a MIDI message at an exact frame
+//   AutoSent     audio thread -> session thread: when it really went out
+//   AutoSegment  audio thread -> session thread: ring position where contiguous frames
+//                restart (first cycle, a frame jump, an overrun)
 #pragma once
 
 #include "time/frame_clock.hpp"
@@ -73,5 +78,32 @@ struct Mark {
     std::uint64_t frames = 0;
 };
 static_assert(std::is_trivially_copyable_v<Mark>);
+
+// ---- autosampler ----------------------------------------------------------------------
+// Session thread -> audio thread, in non-decreasing `frame` order. A frame already past
+// goes out at the start of the next cycle (and is reported late).
+struct AutoMidi {
+    Frame frame = 0;
+    std::uint32_t id = 0;       // echoed in AutoSent
+    std::uint8_t bytes[3] = {}; // a channel message
+    std::uint8_t size = 0;
+};
+static_assert(std::is_trivially_copyable_v<AutoMidi>);
+
+// Audio thread -> session thread: message `id` went out at `frame`.
+struct AutoSent {
+    std::uint32_t id = 0;
+    Frame frame = 0;
+    bool late = false; // later than asked
+};
+static_assert(std::is_trivially_copyable_v<AutoSent>);
+
+// Audio thread -> session thread: ring position `pos` holds the sample of JACK frame
+// `frame`, and frames are contiguous from there until the next segment.
+struct AutoSegment {
+    std::uint64_t pos = 0;
+    Frame frame = 0;
+};
+static_assert(std::is_trivially_copyable_v<AutoSegment>);
 
 } // namespace lockstep::capture

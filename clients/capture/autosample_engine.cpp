@@ -1,0 +1,111 @@
+#include "autosample_engine.hpp"
+
+#include <ctime>
+
+#if defined(LOCKSTEP_RTSAN)
+#include <sanitizer/rtsan_interface.h>
+#endif
+
+namespace lockstep::capture {
+
+namespace {
+
+// Freewheel only (see the header): nothing is real time then, so the audio thread may
+// wait for the session thread; RTSan is told so, clang's effect analysis by the pragma.
+void freewheel_pause() noexcept {
+#if defined(LOCKSTEP_RTSAN)
+    __rtsan::ScopedDisabler allow_sleep;
+#endif
+    timespec ts{0, 100'000};
+    nanosleep(&ts, nullptr);
+}
+
+} // namespace
+
+AutoEngine::AutoEngine(AutoEngineOptions options)
+    : options_(options), ring_(options.channels, options.ring_frames),
+      to_engine_(options.queue_capacity), sent_(options.queue_capacity),
+      segments_(options.queue_capacity) {}
+
+void AutoEngine::process(jack::Cycle& cycle) noexcept {
+    auto& rt = rt_;
+    ++rt.counters.cycles;
+    const std::uint32_t n = cycle.nframes;
+    if (!rt.have_expected || cycle.start != rt.expected) {
+        rt.new_segment = true;
+    }
+    rt.have_expected = true;
+    rt.expected = cycle.end();
+
+    // MIDI: every message due before this cycle's end, at its exact offset.
+    while (const AutoMidi* m = to_engine_.try_front()) {
+        if (m->frame >= cycle.end()) {
+            break;
+        }
+        const bool late = m->frame < cycle.start;
+        const auto off = late ? 0U : static_cast<std::uint32_t>(m->frame - cycle.start);
+        bool ok = false;
+        if (!cycle.midi_out.empty()) {
+            ok = cycle.midi_out[0].write(off, std::span<const std::uint8_t>(m->bytes, m->size));
+        }
+        if (!ok) {
+            ++rt.counters.midi_failed;
+        }
+        if (late) {
+            ++rt.counters.late_midi;
+        }
+        if (!sent_.try_push(AutoSent{m->id, cycle.start + off, late})) {
+            ++rt.counters.feedback_dropped;
+        }
+        to_engine_.pop_front();
+    }
+
+    // Audio: the whole cycle into the ring.
+    if (ring_.free_frames() < n && cycle.freewheeling) {
+        const std::uint64_t polls = options_.freewheel_wait_ns / 100'000 + 1;
+        for (std::uint64_t i = 0; i < polls && ring_.free_frames() < n; ++i) {
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wfunction-effects"
+#endif
+            freewheel_pause(); // freewheel is not real time (see the header)
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
+        }
+    }
+    if (ring_.free_frames() < n) {
+        ++rt.counters.overruns;
+        rt.new_segment = true;
+    } else if (rt.new_segment && !segments_.try_push(AutoSegment{ring_.write_pos(), cycle.start})) {
+        ++rt.counters.overruns; // no way to say where these frames belong: drop them
+    } else {
+        if (rt.new_segment) {
+            ++rt.counters.segments;
+            rt.new_segment = false;
+        }
+        ring_.write(cycle.audio_in, 0, n);
+    }
+
+    auto& c = counters_;
+    c.cycles.store(rt.counters.cycles, std::memory_order_relaxed);
+    c.overruns.store(rt.counters.overruns, std::memory_order_relaxed);
+    c.segments.store(rt.counters.segments, std::memory_order_relaxed);
+    c.late_midi.store(rt.counters.late_midi, std::memory_order_relaxed);
+    c.midi_failed.store(rt.counters.midi_failed, std::memory_order_relaxed);
+    c.feedback_dropped.store(rt.counters.feedback_dropped, std::memory_order_relaxed);
+    now_.store(cycle.end(), std::memory_order_release);
+}
+
+AutoCounters AutoEngine::counters() const noexcept {
+    AutoCounters o;
+    o.cycles = counters_.cycles.load(std::memory_order_relaxed);
+    o.overruns = counters_.overruns.load(std::memory_order_relaxed);
+    o.segments = counters_.segments.load(std::memory_order_relaxed);
+    o.late_midi = counters_.late_midi.load(std::memory_order_relaxed);
+    o.midi_failed = counters_.midi_failed.load(std::memory_order_relaxed);
+    o.feedback_dropped = counters_.feedback_dropped.load(std::memory_order_relaxed);
+    return o;
+}
+
+} // namespace lockstep::capture
