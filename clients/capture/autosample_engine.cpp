@@ -1,26 +1,8 @@
 #include "autosample_engine.hpp"
 
-#include <ctime>
-
-#if defined(LOCKSTEP_RTSAN)
-#include <sanitizer/rtsan_interface.h>
-#endif
+#include "freewheel_pause.hpp"
 
 namespace lockstep::capture {
-
-namespace {
-
-// Freewheel only (see the header): nothing is real time then, so the audio thread may
-// wait for the session thread; RTSan is told so, clang's effect analysis by the pragma.
-void freewheel_pause() noexcept {
-#if defined(LOCKSTEP_RTSAN)
-    __rtsan::ScopedDisabler allow_sleep;
-#endif
-    timespec ts{0, 100'000};
-    nanosleep(&ts, nullptr);
-}
-
-} // namespace
 
 AutoEngine::AutoEngine(AutoEngineOptions options)
     : options_(options), ring_(options.channels, options.ring_frames),

@@ -1,29 +1,14 @@
 #include "engine.hpp"
 
+#include "freewheel_pause.hpp"
 #include "rt/simd.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <ctime>
-
-#if defined(LOCKSTEP_RTSAN)
-#include <sanitizer/rtsan_interface.h>
-#endif
 
 namespace lockstep::capture {
 
 namespace {
-
-// Freewheel only (documented in engine.hpp): sleeps ~100 us while the disk thread makes
-// room. Nothing is real time in freewheel, so the audio thread may wait here; RTSan is
-// told so, and clang's effect analysis is told by the pragma at the call site.
-void freewheel_pause() noexcept {
-#if defined(LOCKSTEP_RTSAN)
-    __rtsan::ScopedDisabler allow_sleep;
-#endif
-    timespec ts{0, 100'000};
-    nanosleep(&ts, nullptr);
-}
 
 void store_counters(const EngineCounters& c, auto& a) noexcept RT_NONBLOCKING {
     a.cycles.store(c.cycles, std::memory_order_relaxed);
