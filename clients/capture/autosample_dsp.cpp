@@ -89,14 +89,22 @@ double normalise_gain(float peak, float target) noexcept {
     return static_cast<double>(target) / static_cast<double>(peak);
 }
 
+std::size_t noise_frames(std::size_t preroll) noexcept {
+    return preroll > 1 ? preroll / 2 : preroll;
+}
+
+float onset_threshold(float noise_peak, const Thresholds& t) noexcept {
+    return std::max(t.onset_floor, noise_peak * t.onset_over_noise);
+}
+
 Analysis analyse(std::span<const float> x, std::uint32_t channels, std::size_t preroll,
                  std::size_t release_from, std::size_t end_window, const Thresholds& t,
                  float noise_floor) {
     Analysis a;
     const std::size_t frames = x.size() / channels;
     preroll = std::min(preroll, frames);
-    a.noise = level(x, channels, 0, preroll);
-    a.onset_threshold = std::max(t.onset_floor, a.noise.peak * t.onset_over_noise);
+    a.noise = level(x, channels, 0, noise_frames(preroll));
+    a.onset_threshold = onset_threshold(a.noise.peak, t);
     a.end_threshold =
         std::max(t.end_floor, (noise_floor >= 0 ? noise_floor : a.noise.peak) * t.end_over_noise);
     const auto onset = find_onset(x, channels, 0, a.noise.peak, a.onset_threshold);

@@ -53,8 +53,17 @@ struct Thresholds {
     float end_over_noise = 2.0F;   // ... or the noise peak +6 dB, whichever is higher
 };
 
+// The noise floor is measured on the first noise_frames(preroll) frames of a pre-roll
+// (its first half); the rest is checked against it: sound there came before the
+// compensated note-on (latency too high, or a stray sound).
+std::size_t noise_frames(std::size_t preroll) noexcept;
+
+// The onset threshold over a noise peak.
+float onset_threshold(float noise_peak, const Thresholds& t) noexcept;
+
 // One note analysed: `x` holds the recording from the start of its pre-roll; the first
-// `preroll` frames are noise only (they end where the latency-compensated note-on lands).
+// `preroll` frames should be noise only (they end where the latency-compensated note-on
+// lands).
 // `release_from` is where the note-off lands: the end is searched from there. The end
 // threshold is relative to `noise_floor` when it is >= 0 (the set's floor, so that every
 // note ends at the same level), else to this pre-roll's noise.
@@ -62,7 +71,7 @@ struct Analysis {
     bool ok = false;                // an onset was found
     std::size_t onset = 0;          // frame index in x
     std::optional<std::size_t> end; // frame index in x (exclusive); nullopt: still sounding
-    Level noise;                    // of the pre-roll
+    Level noise;                    // of the pre-roll's first noise_frames(preroll)
     float peak = 0.0F;              // of [onset, end)
     bool clipped = false;           // a sample at or above full scale (0.999)
     bool onset_in_preroll = false;  // sound before the note-on's frame: latency too high?

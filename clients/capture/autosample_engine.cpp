@@ -20,6 +20,9 @@ void AutoEngine::process(jack::Cycle& cycle) noexcept {
     rt.expected = cycle.end();
 
     // MIDI: every message due before this cycle's end, at its exact offset.
+    if (const std::uint8_t c = cancel_.load(std::memory_order_acquire); c != 0) {
+        flush_cancelled(cycle, static_cast<std::uint8_t>(c & 0x0F));
+    }
     while (const AutoMidi* m = to_engine_.try_front()) {
         if (m->frame >= cycle.end()) {
             break;
@@ -77,6 +80,31 @@ void AutoEngine::process(jack::Cycle& cycle) noexcept {
     c.midi_failed.store(rt.counters.midi_failed, std::memory_order_relaxed);
     c.feedback_dropped.store(rt.counters.feedback_dropped, std::memory_order_relaxed);
     now_.store(cycle.end(), std::memory_order_release);
+}
+
+// Cancelled: whatever is queued goes now, except note-ons; all-notes-off once after it.
+void AutoEngine::flush_cancelled(jack::Cycle& cycle, std::uint8_t channel) noexcept {
+    auto write = [&](std::span<const std::uint8_t> bytes) {
+        if (cycle.midi_out.empty() || !cycle.midi_out[0].write(0, bytes)) {
+            ++rt_.counters.midi_failed;
+        }
+    };
+    while (const AutoMidi* m = to_engine_.try_front()) {
+        const bool note_on = (m->bytes[0] & 0xF0) == 0x90 && m->size == 3 && m->bytes[2] > 0;
+        if (!note_on) {
+            write(std::span<const std::uint8_t>(m->bytes, m->size));
+            if (!sent_.try_push(AutoSent{m->id, cycle.start, m->frame < cycle.start})) {
+                ++rt_.counters.feedback_dropped;
+            }
+        }
+        to_engine_.pop_front();
+    }
+    if (!rt_.cancel_sent) {
+        const std::uint8_t all_off[3] = {static_cast<std::uint8_t>(0xB0 | channel), 123, 0};
+        write(all_off);
+        rt_.cancel_sent = true;
+        cancel_done_.store(true, std::memory_order_release);
+    }
 }
 
 AutoCounters AutoEngine::counters() const noexcept {

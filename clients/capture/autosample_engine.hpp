@@ -57,6 +57,15 @@ public:
     const AutoSegment* peek_segment() const noexcept { return segments_.try_front(); }
     AudioRing& ring() noexcept { return ring_; }
 
+    // Any thread: stop at once. From the next cycle on, queued note-ons are dropped and
+    // every other queued message (the note-offs) goes out at offset 0, followed by
+    // all-notes-off (CC 123) on `channel` (0-15); then cancelled() is true.
+    void cancel(std::uint8_t channel) noexcept {
+        cancel_.store(static_cast<std::uint8_t>(0x80 | (channel & 0x0F)),
+                      std::memory_order_release);
+    }
+    bool cancelled() const noexcept { return cancel_done_.load(std::memory_order_acquire); }
+
     // Any thread: the end of the last cycle run (0 before the first).
     Frame now() const noexcept { return now_.load(std::memory_order_acquire); }
     AutoCounters counters() const noexcept;
@@ -73,9 +82,14 @@ private:
         bool have_expected = false;
         Frame expected = 0;
         bool new_segment = true;
+        bool cancel_sent = false;
         AutoCounters counters;
     } rt_;
 
+    void flush_cancelled(jack::Cycle& cycle, std::uint8_t channel) noexcept RT_NONBLOCKING;
+
+    std::atomic<std::uint8_t> cancel_{0}; // 0x80 | channel once cancelled
+    std::atomic<bool> cancel_done_{false};
     std::atomic<Frame> now_{0};
     struct {
         std::atomic<std::uint64_t> cycles{0}, overruns{0}, segments{0}, late_midi{0},

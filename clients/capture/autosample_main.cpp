@@ -13,6 +13,8 @@
 #pragma GCC diagnostic ignored "-Wnull-dereference" // CLI11, as in main.cpp
 #endif
 
+#include "autosample_main.hpp"
+
 #include "autosample_engine.hpp"
 #include "autosample_session.hpp"
 
@@ -27,6 +29,7 @@
 #include <jack/jack.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -110,13 +113,14 @@ private:
 };
 
 osc::Message status_message(const Progress& p) {
-    return osc::Message(
-        "/capture/autosample/status",
-        {osc::Arg::string(to_string(p.phase)),
-         osc::Arg::int32(static_cast<std::int32_t>(p.recorded)),
-         osc::Arg::int32(static_cast<std::int32_t>(p.total)),
-         osc::Arg::float32(static_cast<float>(p.seconds_left)), osc::Arg::int64(p.latency),
-         osc::Arg::string(p.has_current ? file_name("", p.current).substr(1) : "")});
+    return osc::Message("/capture/autosample/status",
+                        {osc::Arg::string(to_string(p.phase)),
+                         osc::Arg::int32(static_cast<std::int32_t>(p.recorded)),
+                         osc::Arg::int32(static_cast<std::int32_t>(p.total)),
+                         osc::Arg::float32(static_cast<float>(p.seconds_left)),
+                         osc::Arg::int64(p.latency),
+                         osc::Arg::string(p.has_current ? file_name("", p.current).substr(1) : ""),
+                         osc::Arg::int64(static_cast<std::int64_t>(p.steps))});
 }
 
 } // namespace
@@ -200,6 +204,12 @@ int autosample_main(int argc, const char* const* argv) {
     if (auto code = service::parse(app, argc, argv, std::cout, std::cerr)) {
         return *code;
     }
+    if (!common.state.empty()) {
+        // A session's state is its raw takes in DIR/raw (resume): no state file.
+        std::fprintf(stderr, "lockstep-capture autosample: --state: not used (a cancelled "
+                             "session resumes from --dir's raw takes; see --help)\n");
+        return service::exit_code::usage;
+    }
     auto usage = [](const std::string& why) {
         std::fprintf(stderr, "lockstep-capture autosample: %s (see --help)\n", why.c_str());
         return service::exit_code::usage;
@@ -229,11 +239,20 @@ int autosample_main(int argc, const char* const* argv) {
     if (latency == "ports") {
         lat_mode = Lat::ports;
     } else if (latency != "measure") {
+        // Bounded (10 s at the highest JACK rate): beyond that it is a typo, and frame
+        // arithmetic must not overflow.
+        constexpr long long max_frames = 10LL * 384000;
         char* end = nullptr;
-        lat_frames = std::strtoll(latency.c_str(), &end, 10);
-        if (end == latency.c_str() || *end != '\0' || lat_frames < 0) {
+        errno = 0;
+        const long long v = std::strtoll(latency.c_str(), &end, 10);
+        if (end == latency.c_str() || *end != '\0') {
             return usage("--latency: measure, ports or a number of frames");
         }
+        if (errno == ERANGE || v < 0 || v > max_frames) {
+            return usage("--latency " + latency + ": frames from 0 to " +
+                         std::to_string(max_frames) + " (10 s at 384 kHz)");
+        }
+        lat_frames = v;
         lat_mode = Lat::fixed;
     }
     if (channels > 2) {
@@ -416,7 +435,9 @@ int autosample_main(int argc, const char* const* argv) {
             char k = 0;
             while (::read(stdin_fd, &k, 1) == 1) {
                 if (k == 'p') {
-                    if (session.progress().phase == Phase::paused) {
+                    // Toggles what was asked, not the phase shown: a pause takes effect
+                    // only after the note being recorded.
+                    if (session.pause_requested()) {
                         session.resume();
                     } else {
                         session.pause();
@@ -445,8 +466,13 @@ int autosample_main(int argc, const char* const* argv) {
         }
     }
     show(true);
-    // Let the queued note-offs (and the all-notes-off of a cancel) go out.
-    for (int i = 0; i < 2000 && engine.unsent() > 0 && client.active(); ++i) {
+    // Whatever is still queued (a note-off up to --hold ahead after a cancel or a failure)
+    // goes out in the next cycle, note-ons dropped, then all-notes-off (Session::step
+    // asked for it on cancel).
+    if (engine.unsent() > 0 && !engine.cancelled()) {
+        engine.cancel(static_cast<std::uint8_t>(midi_channel - 1));
+    }
+    for (int i = 0; i < 200 && engine.unsent() > 0 && !engine.cancelled() && client.active(); ++i) {
         signals.wait(std::chrono::milliseconds(5));
     }
     const Frame until = engine.now() + 2 * static_cast<Frame>(timing.nframes);

@@ -265,50 +265,71 @@ std::vector<Range> velocity_ranges(const std::vector<int>& velocities) {
     return out;
 }
 
-std::string make_sfz(std::string_view name, const std::vector<SfzSample>& samples,
-                     int round_robins) {
+std::vector<RegionMap> map_regions(const std::vector<NoteId>& ids) {
     std::set<int> root_set;
-    std::set<int> vel_set;
-    for (const auto& s : samples) {
-        root_set.insert(s.id.note);
-        vel_set.insert(s.id.velocity);
+    std::map<int, std::set<int>> layers;                   // root -> velocities
+    std::map<std::pair<int, int>, std::vector<int>> takes; // (root, velocity) -> rr
+    for (const NoteId& id : ids) {
+        root_set.insert(id.note);
+        layers[id.note].insert(id.velocity);
+        takes[{id.note, id.velocity}].push_back(id.rr);
     }
     const std::vector<int> roots(root_set.begin(), root_set.end());
-    const std::vector<int> vels(vel_set.begin(), vel_set.end());
     const auto keys = key_ranges(roots);
-    const auto velr = velocity_ranges(vels);
-    std::map<int, Range> key_of;
-    std::map<int, Range> vel_of;
-    for (std::size_t i = 0; i < roots.size(); ++i) {
-        key_of[roots[i]] = keys[i];
+    std::vector<RegionMap> out;
+    out.reserve(ids.size());
+    for (const NoteId& id : ids) {
+        RegionMap r;
+        r.id = id;
+        r.key = keys[static_cast<std::size_t>(
+            std::lower_bound(roots.begin(), roots.end(), id.note) - roots.begin())];
+        const std::vector<int> vels(layers[id.note].begin(), layers[id.note].end());
+        r.vel = velocity_ranges(vels)[static_cast<std::size_t>(
+            std::lower_bound(vels.begin(), vels.end(), id.velocity) - vels.begin())];
+        auto rr = takes[{id.note, id.velocity}];
+        std::sort(rr.begin(), rr.end());
+        r.seq_length = static_cast<int>(rr.size());
+        r.seq_position =
+            static_cast<int>(std::lower_bound(rr.begin(), rr.end(), id.rr) - rr.begin()) + 1;
+        out.push_back(r);
     }
-    for (std::size_t i = 0; i < vels.size(); ++i) {
-        vel_of[vels[i]] = velr[i];
-    }
+    return out;
+}
+
+std::string make_sfz(std::string_view name, const std::vector<SfzSample>& samples) {
     std::vector<SfzSample> sorted = samples;
     std::sort(sorted.begin(), sorted.end(), [](const SfzSample& a, const SfzSample& b) {
         return std::tie(a.id.rr, a.id.note, a.id.velocity) <
                std::tie(b.id.rr, b.id.note, b.id.velocity);
     });
+    std::vector<NoteId> ids;
+    std::set<int> roots;
+    std::set<int> vels;
+    int most_rr = 0;
+    for (const auto& s : sorted) {
+        ids.push_back(s.id);
+        roots.insert(s.id.note);
+        vels.insert(s.id.velocity);
+    }
+    const auto map = map_regions(ids);
+    for (const auto& r : map) {
+        most_rr = std::max(most_rr, r.seq_length);
+    }
     std::string out = "// " + std::string(name) + ": written by lockstep-capture autosample\n";
     out += "// " + std::to_string(roots.size()) + " notes, " + std::to_string(vels.size()) +
-           " velocity layers, " + std::to_string(round_robins) + " round robins\n";
-    int group_rr = 0;
-    for (const auto& s : sorted) {
-        if (s.id.rr != group_rr) {
-            group_rr = s.id.rr;
-            out += "\n<group>";
-            if (round_robins > 1) {
-                out += " seq_length=" + std::to_string(round_robins) +
-                       " seq_position=" + std::to_string(group_rr);
-            }
-            out += "\n";
+           " velocity layers, up to " + std::to_string(most_rr) + " round robins, " +
+           std::to_string(sorted.size()) + " samples\n";
+    for (std::size_t i = 0; i < sorted.size(); ++i) {
+        const RegionMap& r = map[i];
+        out += "<region> sample=" + sorted[i].file +
+               " pitch_keycenter=" + std::to_string(r.id.note) +
+               " lokey=" + std::to_string(r.key.lo) + " hikey=" + std::to_string(r.key.hi) +
+               " lovel=" + std::to_string(r.vel.lo) + " hivel=" + std::to_string(r.vel.hi);
+        if (r.seq_length > 1) {
+            out += " seq_length=" + std::to_string(r.seq_length) +
+                   " seq_position=" + std::to_string(r.seq_position);
         }
-        const Range k = key_of[s.id.note];
-        const Range v = vel_of[s.id.velocity];
-        out += "<region> sample=" + s.file + " pitch_keycenter=" + std::to_string(s.id.note) +
-               " lokey=" + std::to_string(k.lo) + " hikey=" + std::to_string(k.hi) +
-               " lovel=" + std::to_string(v.lo) + " hivel=" + std::to_string(v.hi) + "\n";
+        out += "\n";
     }
     return out;
 }

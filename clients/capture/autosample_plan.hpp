@@ -75,14 +75,27 @@ std::vector<Range> key_ranges(const std::vector<int>& roots);
 // velocities above the layer below it up to v; the first starts at 1, the last ends at 127.
 std::vector<Range> velocity_ranges(const std::vector<int>& velocities);
 
+// Where one sample plays, derived from the samples present only (a partial set maps
+// what it has): key ranges over every root present; velocity ranges over the layers
+// present at this root; round robins over the takes present of this note and layer
+// (seq_position 1..seq_length in take order).
+struct RegionMap {
+    NoteId id;
+    Range key;
+    Range vel;
+    int seq_length = 1;
+    int seq_position = 1;
+};
+// In the order given; `ids` distinct.
+std::vector<RegionMap> map_regions(const std::vector<NoteId>& ids);
+
 struct SfzSample {
     NoteId id;
     std::string file; // relative to the SFZ's folder
 };
-// The SFZ text: one <group> per round-robin position (seq_length/seq_position when there
-// are several) and one <region> per sample with sample, pitch_keycenter, lokey/hikey and
-// lovel/hivel. Roots and layers are taken from the samples given.
-std::string make_sfz(std::string_view name, const std::vector<SfzSample>& samples,
-                     int round_robins);
+// The SFZ text: one <region> per sample with sample, pitch_keycenter, lokey/hikey,
+// lovel/hivel (map_regions), and seq_length/seq_position when its note and layer has
+// several takes; sorted by take, note, velocity.
+std::string make_sfz(std::string_view name, const std::vector<SfzSample>& samples);
 
 } // namespace lockstep::capture::autosample

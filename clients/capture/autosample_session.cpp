@@ -1,11 +1,11 @@
 #include "autosample_session.hpp"
 
 #include "autosample_files.hpp"
+#include "service/state_file.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <map>
 
 namespace lockstep::capture::autosample {
@@ -162,6 +162,7 @@ void Session::publish(Phase phase) {
     p.current = cur_.id;
     p.latency = latency_;
     p.warnings = warnings_;
+    p.steps = steps_;
     const double per_note =
         note_frames_count_ > 0
             ? note_frames_sum_ / static_cast<double>(note_frames_count_)
@@ -200,9 +201,10 @@ void Session::drain() {
                 engine_.pop_segment(sg);
                 if (!have_frames_ || sg.frame != cursor_frame_) {
                     // Frames are missing here: what was collected no longer lines up.
+                    // Only a note whose window had begun lost any of its frames.
                     acc_.clear();
                     acc_first_ = sg.frame;
-                    if (cur_.active) {
+                    if (cur_.active && sg.frame > cur_.window_start) {
                         cur_.broken = true;
                     }
                 }
@@ -248,17 +250,12 @@ bool Session::step() {
     if (phase_ == Phase::done || phase_ == Phase::cancelled || phase_ == Phase::failed) {
         return false;
     }
+    ++steps_;
     drain();
     if (cancel_.load()) {
-        // The queued note-off still goes out at its frame; then all notes off.
-        AutoMidi off;
-        off.frame = 0;
-        off.id = next_id_++;
-        off.bytes[0] = static_cast<std::uint8_t>(0xB0 | (options_.midi_channel - 1));
-        off.bytes[1] = 123;
-        off.bytes[2] = 0;
-        off.size = 3;
-        engine_.send(off);
+        // The engine sends the queued note-off and all-notes-off in its next cycle (not at
+        // the note-off's frame, up to --hold ahead) and drops a queued note-on.
+        engine_.cancel(static_cast<std::uint8_t>(options_.midi_channel - 1));
         if (cur_.active && !cur_.probe) {
             log(5, "cancelled during " + describe(cur_.id) + ": not kept");
         }
@@ -280,8 +277,8 @@ bool Session::step() {
     if (!cur_.active && !settled()) {
         // the previous note still rings above the noise floor: wait
     } else if (!cur_.active) {
-        if (latency_ < 0) {
-            schedule_next();
+        if (latency_ < 0 && next_ < pending_.size()) {
+            schedule_next(); // the probe (not when every note is recorded already)
         } else if (next_ < pending_.size()) {
             if (pause_.load()) {
                 phase_ = Phase::paused;
@@ -344,6 +341,11 @@ bool Session::schedule_next() {
     const auto preroll = static_cast<Frame>(options_.preroll);
     Frame on = now + static_cast<Frame>(options_.lead);
     on = std::max(on, last_end_ + static_cast<Frame>(options_.gap) + preroll - lat);
+    // The engine sends in queue order: a note-on before a still queued note-off would go
+    // out late, after it.
+    on = std::max(on, last_midi_);
+    // The pre-roll must still be in acc_ (a pre-roll longer than the lead).
+    on = std::max(on, acc_first_ + preroll - lat);
     const std::uint8_t status = static_cast<std::uint8_t>(options_.midi_channel - 1);
     AutoMidi m_on;
     m_on.frame = on;
@@ -361,6 +363,7 @@ bool Session::schedule_next() {
         return false;
     }
     engine_.send(m_off);
+    last_midi_ = m_off.frame;
     cur_ = Current{};
     cur_.active = true;
     cur_.probe = probe;
@@ -391,7 +394,10 @@ void Session::check_current() {
                    (cur_.probe ? std::string("the latency probe") : describe(cur_.id)) +
                    ": recording it again");
         cur_.active = false;
-        last_end_ = acc_end();
+        // Its note-off is still queued and its release still sounds: the retake's pre-roll
+        // starts after both (schedule_next also never goes before the queued MIDI).
+        // Without a noise floor settled() cannot hear the old note end: wait it out.
+        last_end_ = std::max(acc_end(), noise_floor_ < 0 ? cur_.deadline : cur_.release_at);
         return;
     }
     const Frame end = acc_end();
@@ -403,19 +409,36 @@ void Session::check_current() {
         finish_note(cur_.deadline);
         return;
     }
-    // The threshold depends on the pre-roll's noise: analyse() computes the same.
+    // The thresholds depend on the pre-roll's noise: analyse() computes the same.
     const std::uint32_t ch = options_.channels;
     const auto preroll = static_cast<std::size_t>(options_.preroll);
     const std::size_t w0 = static_cast<std::size_t>(cur_.window_start - acc_first_);
     const std::span<const float> x(acc_.data() + w0 * ch, acc_.size() - w0 * ch);
-    const float noise = noise_floor_ >= 0 ? noise_floor_ : level(x, ch, 0, preroll).peak;
+    const std::size_t frames = x.size() / ch;
+    const float pre_noise = level(x, ch, 0, noise_frames(preroll)).peak;
+    if (!cur_.onset) {
+        // No end before the sound began: a round trip longer than the hold (the probe)
+        // is only "no sound" once the maximum tail has passed without any.
+        const float on_thr = onset_threshold(pre_noise, options_.thresholds);
+        std::size_t i = cur_.onset_scan;
+        while (i < frames && frame_peak(x, ch, i) <= on_thr) {
+            ++i;
+        }
+        cur_.onset_scan = i;
+        if (i == frames) {
+            return;
+        }
+        cur_.onset = find_onset(x, ch, 0, pre_noise, on_thr);
+    }
+    const float noise = noise_floor_ >= 0 ? noise_floor_ : pre_noise;
     const float thr =
         std::max(options_.thresholds.end_floor, noise * options_.thresholds.end_over_noise);
-    const auto from = static_cast<std::size_t>(cur_.scan_from - cur_.window_start);
+    const auto from = std::max(static_cast<std::size_t>(cur_.scan_from - cur_.window_start),
+                               cur_.onset.value_or(0) + 1);
     if (find_end(x, ch, from, thr, options_.end_window)) {
         finish_note(end);
     } else {
-        cur_.scan_from = std::max(cur_.release_at, end - window);
+        cur_.scan_from = std::max(cur_.window_start + static_cast<Frame>(from), end - window);
     }
 }
 
@@ -433,7 +456,8 @@ void Session::finish_note(Frame stop) {
     last_end_ = cur_.window_start + static_cast<Frame>(end_idx);
     if (noise_floor_ < 0 && a.ok) {
         // The set's noise floor: the first pre-roll, heard before anything was played
-        // (later ones may still hold the tail of the note before).
+        // (later ones may still hold the tail of the note before). Only its first half
+        // is measured (noise_frames): sound in the second half is flagged, not taken.
         noise_floor_ = a.noise.peak;
     }
     if (cur_.probe) {
@@ -510,10 +534,10 @@ void Session::finish_note(Frame stop) {
 }
 
 bool Session::finish_set() {
+    // Two passes, one take in memory at a time: the peaks first (the set's gain needs
+    // them all), then each final file.
     struct Item {
         NoteId id;
-        SampleAudio audio;
-        SampleMeta meta;
         float peak = 0;
     };
     std::vector<Item> items;
@@ -522,84 +546,72 @@ bool Session::finish_set() {
         if (!std::filesystem::exists(raw)) {
             continue;
         }
-        Item it;
-        it.id = id;
+        SampleAudio audio;
+        SampleMeta meta;
         std::string err;
-        if (!read_sample(raw.string(), it.audio, it.meta, err)) {
+        if (!read_sample(raw.string(), audio, meta, err)) {
             fail("cannot read " + err);
             return false;
         }
-        for (const float v : it.audio.samples) {
+        Item it;
+        it.id = id;
+        for (const float v : audio.samples) {
             it.peak = std::max(it.peak, std::fabs(v));
         }
-        items.push_back(std::move(it));
+        items.push_back(it);
     }
     if (items.empty()) {
         fail("no note was recorded");
         return false;
     }
     float set_peak = 0;
+    std::vector<NoteId> ids;
     for (const auto& it : items) {
         set_peak = std::max(set_peak, it.peak);
+        ids.push_back(it.id);
     }
-    std::vector<int> roots;
-    std::vector<int> vels;
-    for (const auto& it : items) {
-        roots.push_back(it.id.note);
-        vels.push_back(it.id.velocity);
-    }
-    std::sort(roots.begin(), roots.end());
-    roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
-    std::sort(vels.begin(), vels.end());
-    vels.erase(std::unique(vels.begin(), vels.end()), vels.end());
-    const auto keys = key_ranges(roots);
-    const auto velr = velocity_ranges(vels);
+    // Ranges and round robins from the takes present: a note left out (no sound) leaves
+    // no hole in the velocity ranges nor a round-robin position that never plays.
+    const auto map = map_regions(ids);
     std::vector<SfzSample> sfz;
-    for (auto& it : items) {
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const Item& it = items[i];
+        SampleAudio audio;
+        SampleMeta meta;
+        std::string err;
+        if (!read_sample((raw_dir() / file_name(options_.name, it.id)).string(), audio, meta,
+                         err)) {
+            fail("cannot read " + err);
+            return false;
+        }
         double gain = 1.0;
         if (options_.normalise == Normalise::set) {
             gain = normalise_gain(set_peak, options_.target_peak);
         } else if (options_.normalise == Normalise::file) {
             gain = normalise_gain(it.peak, options_.target_peak);
         }
-        for (float& v : it.audio.samples) {
+        for (float& v : audio.samples) {
             v = static_cast<float>(v * gain);
         }
-        const auto k = static_cast<std::size_t>(
-            std::lower_bound(roots.begin(), roots.end(), it.id.note) - roots.begin());
-        const auto v = static_cast<std::size_t>(
-            std::lower_bound(vels.begin(), vels.end(), it.id.velocity) - vels.begin());
-        SampleMeta meta = it.meta;
         meta.root_key = it.id.note;
-        meta.key_lo = keys[k].lo;
-        meta.key_hi = keys[k].hi;
-        meta.vel_lo = velr[v].lo;
-        meta.vel_hi = velr[v].hi;
+        meta.key_lo = map[i].key.lo;
+        meta.key_hi = map[i].key.hi;
+        meta.vel_lo = map[i].vel.lo;
+        meta.vel_hi = map[i].vel.hi;
         char g[48];
         std::snprintf(g, sizeof g, " gain_db=%.2f", 20.0 * std::log10(gain));
         meta.description += g;
         const std::string file = file_name(options_.name, it.id);
-        std::string err;
-        if (!write_sample((options_.dir / file).string(), it.audio, options_.sample, meta, err)) {
+        if (!write_sample((options_.dir / file).string(), audio, options_.sample, meta, err)) {
             fail("cannot write " + err);
             return false;
         }
         sfz.push_back(SfzSample{it.id, file});
     }
-    const std::string text = make_sfz(options_.name, sfz, options_.plan.round_robins);
-    const auto tmp = options_.dir / ("." + options_.name + ".sfz.tmp");
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text;
-        if (!out.flush()) {
-            fail("cannot write " + tmp.string());
-            return false;
-        }
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, sfz_path(), ec);
-    if (ec) {
-        fail(sfz_path().string() + ": " + ec.message());
+    const auto w =
+        service::write_file_atomically(sfz_path().string(), make_sfz(options_.name, sfz));
+    if (!w) {
+        fail("cannot write " + sfz_path().string() + ": " + w.message);
         return false;
     }
     if (options_.normalise == Normalise::set) {
@@ -608,11 +620,14 @@ bool Session::finish_set() {
                 std::to_string(20.0 * std::log10(normalise_gain(set_peak, options_.target_peak))) +
                 " dB (one gain: the velocity layers keep their dynamics)");
     }
-    if (items.size() < plan_.size()) {
-        log(4, std::to_string(plan_.size() - items.size()) +
-                   " notes are missing from the set: run the session again to record them");
-    }
     log(5, "wrote " + std::to_string(items.size()) + " samples and " + sfz_path().string());
+    if (items.size() < plan_.size()) {
+        // Written (playable: mapped from what is there), but not what was asked for.
+        fail(std::to_string(plan_.size() - items.size()) + " of " + std::to_string(plan_.size()) +
+             " notes gave no sound and are missing from the set: run the session again to "
+             "record them");
+        return false;
+    }
     return true;
 }
 

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,7 +68,8 @@ struct Progress {
     double seconds_left = 0;
     std::int64_t latency = -1; // frames, -1 before it is known
     std::size_t warnings = 0;
-    std::string error; // failed: why
+    std::uint64_t steps = 0; // session passes so far (tests: proof that time went by)
+    std::string error;       // failed: why
 };
 
 // One line for a terminal: "[#####.....] 5/12  C4 v127 rr1  recording  0:07 left", `width`
@@ -104,6 +106,8 @@ public:
     void pause() noexcept { pause_.store(true); }
     void resume() noexcept { pause_.store(false); }
     void cancel() noexcept { cancel_.store(true); }
+    // Any thread: pause() asked last (not resume()), whether or not in effect yet.
+    bool pause_requested() const noexcept { return pause_.load(); }
     Progress progress() const;
     // Session thread: log lines since the last call.
     std::vector<LogLine> poll_log();
@@ -127,7 +131,9 @@ private:
         Frame release_at = 0; // where the (compensated) note-off lands
         Frame deadline = 0;   // release_at + max_tail
         Frame scan_from = 0;
-        Frame scheduled_at = 0; // engine.now() when it was scheduled (for time left)
+        std::size_t onset_scan = 0;       // window frames checked for the onset so far
+        std::optional<std::size_t> onset; // window frame, once found
+        Frame scheduled_at = 0;           // engine.now() when it was scheduled (for time left)
     };
 
     void drain();
@@ -158,6 +164,7 @@ private:
     float noise_floor_ = -1; // peak, from the first pre-roll
     Phase phase_ = Phase::latency;
     std::uint32_t next_id_ = 1;
+    std::uint64_t steps_ = 0;
 
     // Frames from the ring: acc_ holds frames [acc_first_, acc_end()) interleaved.
     std::uint64_t cursor_ = 0;
@@ -171,6 +178,7 @@ private:
     double note_frames_sum_ = 0;
     std::size_t note_frames_count_ = 0;
     Frame last_scheduled_at_ = -1;
+    Frame last_midi_ = 0; // frame of the last message queued (a note-off)
 
     std::vector<NoteRecord> records_;
     std::vector<LogLine> log_;

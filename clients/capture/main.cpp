@@ -10,6 +10,7 @@
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #endif
 
+#include "autosample_main.hpp"
 #include "disk.hpp"
 #include "engine.hpp"
 #include "osc_api.hpp"
@@ -88,17 +89,15 @@ const char* describe(Trigger t) {
 
 } // namespace
 
-namespace lockstep::capture {
-int autosample_main(int argc, const char* const* argv); // autosample_main.cpp
-}
-
 int main(int argc, char** argv) {
     // `lockstep-capture autosample ...`: the autosampler (docs/capture.md "Autosampler").
     if (argc > 1 && std::string(argv[1]) == "autosample") {
         return lockstep::capture::autosample_main(argc - 1, argv + 1);
     }
     Cli cli;
-    CLI::App app{"lockstep-capture: records JACK inputs to WAV/RF64 or FLAC takes, frame-exact"};
+    CLI::App app{"lockstep-capture: records JACK inputs to WAV/RF64 or FLAC takes, frame-exact\n"
+                 "`lockstep-capture autosample --help`: record an instrument note by note into "
+                 "a sample set with an SFZ"};
     service::add_common_options(app, cli.common, "capture", osc::port::capture);
     app.add_option("--channels", cli.channels, "number of inputs in_1..in_N")
         ->check(CLI::Range(1, 4096))
@@ -298,7 +297,7 @@ int main(int argc, char** argv) {
                 endpoint->notify(m);
             }
         }
-        watchdog.poll(client.cycles());
+        watchdog.poll(client.heartbeat());
     }
 
     service::notify::stopping();

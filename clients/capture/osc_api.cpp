@@ -57,14 +57,9 @@ void register_osc(osc::Endpoint& endpoint, Engine& engine, DiskWriter& disk,
     endpoint.add("/capture/status", "", [&engine, &disk](const Message&, osc::Context& ctx) {
         ctx.reply(status_message(engine, disk));
     });
-    // The autosampler as a child process; its own OSC port is ours + 100 (9112 by default).
-    int autosample_port = osc::port::capture + 100;
-    const std::string url = endpoint.url();
-    if (url.rfind("osc.udp://", 0) == 0 || url.rfind("osc.tcp://", 0) == 0) {
-        const std::size_t colon = url.rfind(':');
-        autosample_port = std::atoi(url.c_str() + colon + 1) + 100;
-    }
-    register_autosample_launcher(endpoint, client.options().server, autosample_port);
+    // The autosampler as a child process, with its own OSC port (autosample_osc_port).
+    register_autosample_launcher(endpoint, client.options().server,
+                                 autosample_osc_port(endpoint.url()));
     endpoint.on_query([&engine, &disk, &client, &endpoint, info](osc::Context& ctx) {
         ctx.reply(status_message(engine, disk));
         ctx.reply(Message("/capture/channels",

@@ -5,6 +5,7 @@
 // Deterministic: the same files every time. Exit 0, or 1 with one line on stderr.
 #include <sndfile.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -75,7 +76,19 @@ std::vector<float> clap(double rate) {
     return x;
 }
 
-bool write_wav(const std::string& path, const std::vector<float>& x, int rate) {
+// Every sample ends with a 10 ms linear fade to zero: no click where it stops (a click
+// would also be an onset to lockstep-onsets, and a snare stopping dead on the frame the
+// next hat starts would hide where the hat begins).
+std::vector<float> faded(std::vector<float> x, int rate) {
+    const std::size_t n = std::min(x.size(), static_cast<std::size_t>(rate / 100));
+    for (std::size_t k = 0; k < n; ++k) {
+        x[x.size() - 1 - k] *= static_cast<float>(k) / static_cast<float>(n);
+    }
+    return x;
+}
+
+bool write_wav(const std::string& path, const std::vector<float>& in, int rate) {
+    const std::vector<float> x = faded(in, rate);
     SF_INFO info{};
     info.samplerate = rate;
     info.channels = 1;

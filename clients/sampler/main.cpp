@@ -285,7 +285,7 @@ int run(int argc, char** argv) {
             log::notice("sampler: signal %d, stopping", ev.signal);
             break;
         }
-        watchdog.poll(client.cycles());
+        watchdog.poll(client.heartbeat());
 
         // Kits are converted to JACK's rate: follow it (first cycle, or a server that came
         // back at another rate), then bring back the saved state once.

@@ -267,7 +267,7 @@ int run(int argc, char** argv) {
             log::notice("seq: signal %d, stopping", ev.signal);
             break;
         }
-        watchdog.poll(client.cycles());
+        watchdog.poll(client.heartbeat());
         const auto now = std::chrono::steady_clock::now();
         if (api.revision() != saved_revision && now - api.last_change() >= save_quiet &&
             now >= next_retry) {

@@ -18,6 +18,10 @@
 #include <ctime>
 #include <stdexcept>
 
+#if defined(LOCKSTEP_RTSAN)
+#include <sanitizer/rtsan_interface.h>
+#endif
+
 namespace lockstep::jack {
 
 namespace {
@@ -37,6 +41,39 @@ void jack_error_to_log(const char* msg) {
 void jack_info_to_log(const char* msg) {
     log::debug("jack: %s", msg);
 }
+
+// Test hook (docs/testing.md): when the file named by $LOCKSTEP_TEST_HANG_ONCE exists at
+// start-up, it is removed (so a restarted process runs normally) and the process callback
+// hangs for good once this many cycles have run, for the watchdog test of the systemd units.
+constexpr std::uint64_t test_hang_after_cycles = 200;
+
+bool take_test_hang() {
+    const char* path = std::getenv("LOCKSTEP_TEST_HANG_ONCE");
+    if (path == nullptr || *path == '\0' || ::unlink(path) != 0) {
+        return false;
+    }
+    log::warning("test hook: %s removed; the process callback will hang", path);
+    return true;
+}
+
+// RT (the process callback), for the test hook only: blocks on a futex that nothing wakes
+// (not spinning: the thread may be SCHED_FIFO), as a stuck callback would.
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wfunction-effects" // blocking is the point
+#endif
+[[noreturn]] void hang_forever() noexcept RT_NONBLOCKING {
+#if defined(LOCKSTEP_RTSAN)
+    __rtsan::ScopedDisabler allow_blocking;
+#endif
+    static std::atomic<bool> never{false};
+    for (;;) {
+        never.wait(false);
+    }
+}
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
 
 void install_jack_log_functions() {
     static std::once_flag once;
@@ -209,6 +246,7 @@ Client::Client(ClientOptions options, Processor& processor)
     rt_.audio_in.resize(rt_.audio_in_ports.size());
     rt_.audio_out.resize(rt_.audio_out_ports.size());
     connection_made_.assign(options_.connections.size(), false);
+    test_hang_ = take_test_hang();
     socket_paths_ = server_socket_paths(
         options_.server, getuid(), [](const char* k) -> const char* { return std::getenv(k); });
 }
@@ -338,6 +376,13 @@ void Client::close_session() {
     timebase_master_.store(false, std::memory_order_relaxed);
     // Returns once the process thread has left our callbacks for good.
     jack_client_close(client_);
+    // jackd2 cancels a process thread that is blocked inside a callback (pthread_cancel at
+    // its next cancellation point) rather than wait for it. The heartbeat must not stay
+    // "in a cycle" for the whole outage because of it.
+    if (heartbeat_.session_closed()) {
+        log::warning("%s: a process callback was cut off when the JACK session closed",
+                     options_.name.c_str());
+    }
     client_ = nullptr;
     rt_client_.store(nullptr, std::memory_order_relaxed);
     std::fill(ports_.begin(), ports_.end(), nullptr);
@@ -477,6 +522,7 @@ void Client::supervise() {
 
     std::unique_lock lock(mutex_);
     while (!stopping_) {
+        heartbeat_.supervisor_tick(client_ != nullptr);
         wake_.wait_for(lock, poll);
         if (stopping_) {
             break;
@@ -512,6 +558,10 @@ void Client::supervise() {
 
 void Client::process(std::uint32_t nframes) noexcept {
     const std::uint64_t t0 = now_ns();
+    heartbeat_.cycle_begin();
+    if (test_hang_ && cycles_.load(std::memory_order_relaxed) >= test_hang_after_cycles) {
+        hang_forever();
+    }
 
     // A new session (first cycle after an open): frames continue where they were.
     const auto gen = generation_.load(std::memory_order_acquire);
@@ -566,6 +616,7 @@ void Client::process(std::uint32_t nframes) noexcept {
         }
         LOCKSTEP_JACK_CALLS_END
         cycles_.fetch_add(1, std::memory_order_relaxed);
+        heartbeat_.cycle_end();
         return;
     }
 
@@ -609,6 +660,8 @@ void Client::process(std::uint32_t nframes) noexcept {
     cycle.nframes = nframes;
     cycle.rate = rate;
     cycle.freewheeling = freewheeling_.load(std::memory_order_relaxed);
+    cycle.usecs = usecs;
+    cycle.next_usecs = next_usecs;
     cycle.transport = transport;
     cycle.has_bbt = to_bbt(pos, cycle.bbt);
     cycle.midi_in = rt_.midi_in;
@@ -642,6 +695,7 @@ void Client::process(std::uint32_t nframes) noexcept {
     atomic_add(midi_out_invalid_, invalid);
 
     cycles_.fetch_add(1, std::memory_order_relaxed);
+    heartbeat_.cycle_end();
     const std::uint64_t dt = now_ns() - t0;
     dsp_ns_total_.fetch_add(dt, std::memory_order_relaxed);
     if (dt > dsp_ns_max_.load(std::memory_order_relaxed)) {

@@ -11,6 +11,7 @@
 #include "jack/connection.hpp"
 #include "jack/cycle.hpp"
 #include "jack/cycle_frames.hpp"
+#include "jack/heartbeat.hpp"
 #include "jack/seqlock.hpp"
 #include "time/clock_map.hpp"
 
@@ -54,7 +55,7 @@ struct ClientOptions {
 
 // Counters since construction; a consistent-enough snapshot (each counter is atomic).
 struct ClientStats {
-    std::uint64_t cycles = 0;              // process callbacks run (the watchdog's heartbeat)
+    std::uint64_t cycles = 0;              // process callbacks run
     std::uint64_t xruns = 0;               // reported by the server
     std::uint64_t midi_in_dropped = 0;     // input events beyond midi_in_events in a cycle
     std::uint64_t midi_out_late = 0;       // writes at an offset outside their cycle
@@ -92,6 +93,11 @@ public:
     bool active() const noexcept { return active_.load(std::memory_order_acquire); }
     ClientStats stats() const noexcept;
     std::uint64_t cycles() const noexcept { return cycles_.load(std::memory_order_relaxed); }
+    // Any thread: the systemd watchdog's progress counter (heartbeat.hpp). It moves with
+    // the process callbacks while connected, and with the supervisor (every 20 ms) while
+    // waiting for a server, so a JACK outage of any length does not get the client killed
+    // but a stuck process callback still does.
+    std::uint64_t heartbeat() const noexcept { return heartbeat_.value(); }
     // Any thread: timing of the latest cycle; false before the first cycle.
     bool timing(CycleTiming& out) const noexcept { return timing_.load(out); }
     const std::string& name() const noexcept { return options_.name; }
@@ -190,6 +196,9 @@ private:
     std::atomic<std::uint32_t> buffer_size_{0};
     SeqLock<CycleTiming> timing_;
     std::atomic<std::uint64_t> cycles_{0};
+    Heartbeat heartbeat_;
+    // Test hook (docs/testing.md, LOCKSTEP_TEST_HANG_ONCE): set by the constructor only.
+    bool test_hang_ = false;
     std::atomic<std::uint64_t> xruns_{0};
     std::atomic<std::uint64_t> midi_in_dropped_{0};
     std::atomic<std::uint64_t> midi_out_late_{0};

@@ -111,9 +111,13 @@ struct Cycle {
     std::uint32_t nframes = 0; // cycle length (the JACK period, may change between cycles)
     std::uint32_t rate = 0;    // sample rate (Hz)
     bool freewheeling = false; // JACK is running as fast as it can, not in real time
-    Transport transport;       // JACK transport at `start`
-    bool has_bbt = false;      // a timebase master published `bbt` for this cycle
-    Bbt bbt;                   // bar/beat/tick at `start` (when has_bbt)
+    // jack_get_cycle_times() of this cycle (JACK's clock, µs): when the cycle started and
+    // when the next one is due. 0 when unknown (offline drivers, or JACK refused).
+    std::uint64_t usecs = 0;
+    std::uint64_t next_usecs = 0;
+    Transport transport;  // JACK transport at `start`
+    bool has_bbt = false; // a timebase master published `bbt` for this cycle
+    Bbt bbt;              // bar/beat/tick at `start` (when has_bbt)
 
     std::span<const std::span<const MidiEvent>> midi_in; // per port, sorted by offset
     std::span<MidiWriter> midi_out;                      // per port, reset for this cycle

@@ -52,6 +52,19 @@ bool SocketAddress::unnamed() const noexcept {
     return family() == AF_UNIX && length_ <= kPathOffset;
 }
 
+bool SocketAddress::is_loopback() const {
+    const SocketAddress a = unmapped();
+    if (a.family() == AF_INET) {
+        const auto* sin = reinterpret_cast<const sockaddr_in*>(&a.storage_);
+        return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (a.family() == AF_INET6) {
+        const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&a.storage_);
+        return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+    }
+    return false;
+}
+
 std::uint16_t SocketAddress::port() const noexcept {
     if (family() == AF_INET) {
         return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);

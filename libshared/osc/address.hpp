@@ -35,6 +35,8 @@ public:
 
     // A UNIX datagram sender that did not bind a path: nothing can be sent back to it.
     bool unnamed() const noexcept;
+    // 127.0.0.0/8, ::1 or an IPv4-mapped 127.x address (false for UNIX addresses).
+    bool is_loopback() const;
     // 0 for UNIX addresses.
     std::uint16_t port() const noexcept;
     // IPv4 for an IPv4-mapped IPv6 address (a dual-stack socket's view of IPv4 senders).

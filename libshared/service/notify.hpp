@@ -1,5 +1,5 @@
 // systemd service notifications (Type=notify): READY=1, STATUS=..., STOPPING=1 and a
-// watchdog that only pings while the audio thread really makes progress.
+// watchdog that only pings while the client really makes progress.
 // Every call is a no-op returning false when NOTIFY_SOCKET is unset (not run by systemd).
 // Thread: any non-real-time thread (each call is a sendmsg(2)); never the audio thread.
 #pragma once
@@ -23,9 +23,10 @@ bool status(std::string_view text);
 // logged once per process and otherwise ignored: notification is best effort.
 bool send(std::string_view assignments);
 
-// Feeds the systemd watchdog (WatchdogSec=) from a progress counter, e.g. the number of
-// process callbacks run so far: WATCHDOG=1 is sent only when the counter moved since the
-// previous check, so a stuck or stopped audio thread lets the watchdog fire.
+// Feeds the systemd watchdog (WatchdogSec=) from a progress counter, normally
+// jack::Client::heartbeat() (process callbacks while connected, reconnect-loop ticks while
+// the server is gone): WATCHDOG=1 is sent only when the counter moved since the previous
+// check, so a stuck audio thread lets the watchdog fire but a server outage does not.
 // Thread: one non-RT thread (usually the main loop); the counter may come from anywhere.
 class Watchdog {
 public:

@@ -316,27 +316,14 @@ StateLoad load_state_file(const std::string& path, const StateSpec& spec,
     return out;
 }
 
-StateSave save_state_file(const std::string& path, const StateSpec& spec,
-                          const nlohmann::json& data) {
-    StateSave out;
-    auto fail = [&](int err, const std::string& what) {
+AtomicWrite write_file_atomically(const std::string& path, const std::function<int(int fd)>& fill) {
+    AtomicWrite out;
+    auto fail = [&](int err, std::string what) {
         out.ok = false;
         out.error = err;
-        out.message = "cannot save state to " + path + ": " + what + " (previous state kept)";
+        out.message = std::move(what);
         return out;
     };
-
-    std::string text;
-    try {
-        text = serialize_state(spec, data);
-    } catch (const nlohmann::json::exception& e) {
-        return fail(EINVAL, "cannot encode it: " + reason_from(e));
-    }
-    if (text.size() > spec.max_bytes) {
-        return fail(EFBIG, "it would be " + std::to_string(text.size()) +
-                               " bytes, more than the reader accepts");
-    }
-
     const std::string dir = parent_dir(path);
     static std::atomic<unsigned> counter{0};
     std::string tmp;
@@ -361,7 +348,7 @@ StateSave save_state_file(const std::string& path, const StateSpec& spec,
 
     int err = 0;
     std::string step;
-    if (!write_all(fd, text, err)) {
+    if ((err = fill(fd)) != 0) {
         step = "write";
     } else if (g_io.load()->fsync(fd) != 0) {
         err = errno;
@@ -380,14 +367,53 @@ StateSave save_state_file(const std::string& path, const StateSpec& spec,
         return fail(err, step + ": " + errno_text(err));
     }
 
-    // Make the rename itself durable. The new state is in place even if this fails.
+    // Make the rename itself durable. The new file is in place even if this fails.
     const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         if (fsync(dfd) != 0 && errno != EINVAL) {
-            log::warning("state saved to %s, but syncing directory %s failed: %s", path.c_str(),
-                         dir.c_str(), errno_text(errno).c_str());
+            out.dir_error = errno;
         }
         close(dfd);
+    }
+    out.ok = true;
+    return out;
+}
+
+AtomicWrite write_file_atomically(const std::string& path, std::string_view text) {
+    return write_file_atomically(path, [text](int fd) {
+        int err = 0;
+        return write_all(fd, text, err) ? 0 : (err != 0 ? err : EIO);
+    });
+}
+
+StateSave save_state_file(const std::string& path, const StateSpec& spec,
+                          const nlohmann::json& data) {
+    StateSave out;
+    auto fail = [&](int err, const std::string& what) {
+        out.ok = false;
+        out.error = err;
+        out.message = "cannot save state to " + path + ": " + what + " (previous state kept)";
+        return out;
+    };
+
+    std::string text;
+    try {
+        text = serialize_state(spec, data);
+    } catch (const nlohmann::json::exception& e) {
+        return fail(EINVAL, "cannot encode it: " + reason_from(e));
+    }
+    if (text.size() > spec.max_bytes) {
+        return fail(EFBIG, "it would be " + std::to_string(text.size()) +
+                               " bytes, more than the reader accepts");
+    }
+
+    const AtomicWrite w = write_file_atomically(path, text);
+    if (!w) {
+        return fail(w.error, w.message);
+    }
+    if (w.dir_error != 0) {
+        log::warning("state saved to %s, but syncing directory %s failed: %s", path.c_str(),
+                     parent_dir(path).c_str(), errno_text(w.dir_error).c_str());
     }
     out.ok = true;
     return out;

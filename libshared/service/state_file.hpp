@@ -86,13 +86,29 @@ struct StateSave {
 StateSave save_state_file(const std::string& path, const StateSpec& spec,
                           const nlohmann::json& data);
 
+// The atomic write under save_state_file, for any file: a temporary file
+// ".FILE.tmp.<pid>.<n>" in FILE's directory is filled by `fill(fd)` (returns 0, or the errno
+// of what failed; must not close fd), fsync'ed, closed, renamed over FILE (keeping the
+// mode of a FILE it replaces), and the directory is fsync'ed. On any failure before the
+// rename the temporary file is removed and FILE keeps its previous contents. Does not log.
+struct AtomicWrite {
+    bool ok = false;
+    int error = 0;       // errno of the failed step, when !ok
+    std::string message; // when !ok, e.g. "fsync: Input/output error"
+    int dir_error = 0;   // ok, but the directory's fsync failed with this errno
+    explicit operator bool() const { return ok; }
+};
+AtomicWrite write_file_atomically(const std::string& path, const std::function<int(int fd)>& fill);
+AtomicWrite write_file_atomically(const std::string& path, std::string_view text);
+
 // Renames FILE to the first free FILE.bad, FILE.bad.1, ... and returns the new name, or
 // an empty string when that failed (errno kept in *error if given).
 std::string keep_aside(const std::string& path, int* error = nullptr);
 
 namespace testing_hooks {
 // Test seam for failures the kernel cannot easily be made to produce (ENOSPC, EIO from
-// fsync): replaces the write(2)/fsync(2) used by save_state_file. nullptr restores them.
+// fsync): replaces the write(2)/fsync(2) used by save_state_file and
+// write_file_atomically. nullptr restores them.
 struct StateFileIo {
     long (*write)(int fd, const void* buf, std::size_t count);
     int (*fsync)(int fd);

@@ -8,6 +8,8 @@
 #include "osc/message.hpp"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -15,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,12 +25,54 @@
 
 namespace lockstep::test {
 
+// This machine's first IPv4 address that is up and not loopback ("192.0.2.2"), if any.
+inline std::optional<std::string> non_loopback_ipv4() {
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) {
+        return std::nullopt;
+    }
+    std::optional<std::string> found;
+    for (ifaddrs* i = list; i != nullptr && !found; i = i->ifa_next) {
+        if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET ||
+            (i->ifa_flags & IFF_LOOPBACK) != 0 || (i->ifa_flags & IFF_UP) == 0) {
+            continue;
+        }
+        sockaddr_in sin{};
+        std::memcpy(&sin, i->ifa_addr, sizeof sin);
+        char host[INET_ADDRSTRLEN] = {};
+        inet_ntop(AF_INET, &sin.sin_addr, host, sizeof host);
+        if ((ntohl(sin.sin_addr.s_addr) >> 24) != 127) {
+            found = host;
+        }
+    }
+    ::freeifaddrs(list);
+    return found;
+}
+
 inline osc::SocketAddress loopback(std::uint16_t port) {
     sockaddr_in sin{};
     sin.sin_family = AF_INET;
     sin.sin_port = htons(port);
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     return osc::SocketAddress(reinterpret_cast<const sockaddr*>(&sin), sizeof sin);
+}
+
+// A UDP port on loopback that was free a moment ago (the clients' CLI refuses port 0);
+// 0 if the kernel would not give one.
+inline std::uint16_t free_udp_port() {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const osc::SocketAddress a = loopback(0);
+    sockaddr_in sin{};
+    socklen_t len = sizeof sin;
+    std::uint16_t port = 0;
+    if (fd >= 0 && ::bind(fd, a.get(), a.size()) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len) == 0) {
+        port = ntohs(sin.sin_port);
+    }
+    if (fd >= 0) {
+        ::close(fd);
+    }
+    return port;
 }
 
 class OscPeer {

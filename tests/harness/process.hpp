@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <string>
@@ -13,6 +14,12 @@
 #include <vector>
 
 namespace lockstep::test {
+
+// `relative` in the build tree (LOCKSTEP_BUILD_ROOT, which meson test sets; else ".").
+inline std::string built(const std::string& relative) {
+    const char* root = std::getenv("LOCKSTEP_BUILD_ROOT");
+    return std::string(root != nullptr ? root : ".") + "/" + relative;
+}
 
 // Polls `cond` every few milliseconds until it is true or `timeout` has passed and
 // returns cond's final value. Tests use this instead of sleeps.

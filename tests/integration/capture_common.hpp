@@ -65,20 +65,7 @@ private:
 };
 
 inline std::string capture_binary() {
-    const char* root = std::getenv("LOCKSTEP_BUILD_ROOT");
-    return std::string(root != nullptr ? root : ".") + "/clients/capture/lockstep-capture";
-}
-
-// A UDP port on 127.0.0.1 that was free a moment ago (the CLI does not take port 0).
-inline std::uint16_t free_udp_port() {
-    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    osc::SocketAddress a = loopback(0);
-    ::bind(fd, a.get(), a.size());
-    sockaddr_in sin{};
-    socklen_t len = sizeof sin;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
-    ::close(fd);
-    return ntohs(sin.sin_port);
+    return built("clients/capture/lockstep-capture");
 }
 
 // lockstep-capture as a child process on `server`, OSC on a free port.

@@ -63,19 +63,7 @@ std::vector<long long> loop_delays(const std::string& out, std::size_t from) {
 
 TEST(JackReconnect, ClientComesBackWithPortsAndConnectionsAfterServerRestart) {
     TestServer server;
-    // jackd frees its slot in the (machine-wide, 8-slot) shm registry only on a clean exit or
-    // when a server of the same name starts again: never leave this test with it killed.
-    struct Restarted {
-        TestServer& s;
-        ~Restarted() {
-            try {
-                if (!s.running()) {
-                    s.start();
-                }
-            } catch (...) {
-            }
-        }
-    } restarted{server};
+    const RestartOnExit restarted{server};
     server.use_in_this_process();
     const std::string name = "reconnect-probe";
     auto env = server.child_env();

@@ -4,6 +4,8 @@
 #include "jack_test_common.hpp"
 #include "transport_recorder.hpp"
 
+#include <algorithm>
+
 namespace lockstep::test {
 namespace {
 
@@ -80,8 +82,64 @@ std::string check_rolling_run(const std::vector<TransportCycle>& cycles, std::si
     return why;
 }
 
-TEST(JackTransport, StartStopLocateAndTimebaseSeenByAnotherClient) {
-    TestServer server({.rate = 48000, .period = 256});
+// How the server disturbed the two clients within [from, to) of the frame clock, seen in
+// their own records ("" when it did not):
+// - a client skipped cycles: a start that does not follow on from the previous cycle's end;
+// - a client's cycle ran late, after the other client's next cycle had begun: its
+//   callback came after a callback for a later start. PipeWire 0.3.65 then hands the late
+//   cycle the transport (and BBT) of the graph's current cycle (seen in CI).
+std::string disturbance(const std::vector<TransportCycle>& master,
+                        const std::vector<TransportCycle>& reader, Frame from, Frame to) {
+    std::string why;
+    why += skipped_cycles("tr-master", master, from, to);
+    why += skipped_cycles("tr-reader", reader, from, to);
+    std::vector<const TransportCycle*> all;
+    for (const auto* cycles : {&master, &reader}) {
+        for (const auto& c : *cycles) {
+            if (c.start >= from && c.start < to) {
+                all.push_back(&c);
+            }
+        }
+    }
+    std::sort(all.begin(), all.end(), [](auto a, auto b) { return a->order < b->order; });
+    Frame latest = 0;
+    for (const auto* c : all) {
+        if (c->start < latest) {
+            why += "a cycle at " + std::to_string(c->start) + " ran after one at " +
+                   std::to_string(latest) + "; ";
+        }
+        latest = std::max(latest, c->start);
+    }
+    return why;
+}
+
+// The two clients' cycles side by side, in callback order (for a failure message).
+std::string around(const std::vector<TransportCycle>& master,
+                   const std::vector<TransportCycle>& reader, Frame from, Frame to) {
+    std::vector<std::pair<std::uint64_t, std::string>> rows;
+    const auto add = [&](const char* who, const std::vector<TransportCycle>& cycles) {
+        for (const auto& c : cycles) {
+            if (c.start >= from && c.start < to) {
+                rows.emplace_back(c.order, std::string(who) + " " + std::to_string(c.start) +
+                                               " tf " + std::to_string(c.transport.frame) +
+                                               " bbt " + std::to_string(c.bbt.beat) + "|" +
+                                               std::to_string(c.bbt.tick) + "\n");
+            }
+        }
+    };
+    add("master", master);
+    add("reader", reader);
+    std::sort(rows.begin(), rows.end());
+    std::string out;
+    for (const auto& r : rows) {
+        out += r.second;
+    }
+    return out;
+}
+
+// One attempt; `why` says how the server disturbed it (a client skipped cycles while the
+// transport rolled), in which case nothing was asserted about those cycles.
+void start_stop_locate(TestServer& server, std::string& why) {
     server.use_in_this_process();
     Timebase120 source;
     TransportRecorder master("tr-master", server.name(), &source);
@@ -108,11 +166,22 @@ TEST(JackTransport, StartStopLocateAndTimebaseSeenByAnotherClient) {
     ASSERT_TRUE(master.client().transport_stop());
     const auto stop_at = reader.wait_cycle(stopped, generous);
     ASSERT_GE(stop_at, 0);
+    // A cycle the server skipped or ran late carries another cycle's transport and BBT
+    // (seen on PipeWire in CI: "1|1|1576" at two transport frames in a row).
+    master.drain();
+    const Frame stop_frame = reader.cycles()[static_cast<std::size_t>(stop_at)].start;
+    // A full recorder ring would leave gaps that read as skipped cycles: not a disturbance.
+    ASSERT_EQ(master.lost() + reader.lost(), 0U);
+    why = disturbance(master.cycles(), reader.cycles(), roll_start, stop_frame);
+    if (!why.empty()) {
+        return;
+    }
     std::size_t with_bbt = 0;
     std::size_t rolled = 0;
     EXPECT_EQ(check_rolling_run(reader.cycles(), static_cast<std::size_t>(first), server.backend(),
                                 with_bbt, rolled),
-              "");
+              "")
+        << around(master.cycles(), reader.cycles(), roll_start, stop_frame);
     EXPECT_EQ(reader.cycles()[static_cast<std::size_t>(first)].transport.frame, 0U);
     EXPECT_GE(rolled, 48000U / 256);
     // The timebase master publishes for the cycle after each of its cycles: every rolling
@@ -174,7 +243,16 @@ TEST(JackTransport, StartStopLocateAndTimebaseSeenByAnotherClient) {
         },
         generous));
     ASSERT_TRUE(master.client().transport_stop());
-    ASSERT_GE(reader.wait_cycle(stopped, generous), 0);
+    const auto stop_again = reader.wait_cycle(stopped, generous);
+    ASSERT_GE(stop_again, 0);
+    master.drain();
+    const Frame again_from = reader.cycles()[static_cast<std::size_t>(again)].start;
+    const Frame again_to = reader.cycles()[static_cast<std::size_t>(stop_again)].start;
+    ASSERT_EQ(master.lost() + reader.lost(), 0U);
+    why = disturbance(master.cycles(), reader.cycles(), again_from, again_to);
+    if (!why.empty()) {
+        return;
+    }
     with_bbt = 0;
     rolled = 0;
     EXPECT_EQ(check_rolling_run(reader.cycles(), static_cast<std::size_t>(again), server.backend(),
@@ -184,6 +262,15 @@ TEST(JackTransport, StartStopLocateAndTimebaseSeenByAnotherClient) {
     EXPECT_EQ(reader.lost(), 0U);
     std::printf("jack_transport[%s]: %zu rolling cycles seen, %zu with BBT\n",
                 to_string(server.backend()), rolled, with_bbt);
+}
+
+TEST(JackTransport, StartStopLocateAndTimebaseSeenByAnotherClient) {
+    // Synchronous jackd: an asynchronous dummy server may skip a client's cycle too.
+    on_undisturbed_server({.rate = 48000, .period = 256, .sync = true}, [](TestServer& server) {
+        std::string why;
+        start_stop_locate(server, why);
+        return why;
+    });
 }
 
 } // namespace

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "harness/osc_peer.hpp"
+#include "harness/process.hpp"
 #include "jack_test_common.hpp"
 #include "test_audio.hpp" // tests/unit/sampler: WAV/AIFF bytes built in memory
 
@@ -20,8 +21,7 @@
 namespace lockstep::test {
 
 inline std::string sampler_binary() {
-    const char* root = std::getenv("LOCKSTEP_BUILD_ROOT");
-    return std::string(root != nullptr ? root : ".") + "/clients/sampler/lockstep-sampler";
+    return built("clients/sampler/lockstep-sampler");
 }
 
 inline void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes) {
@@ -42,23 +42,6 @@ inline void write_float_wav(const std::string& path, const std::vector<float>& x
     s.rate = rate;
     s.channels = channels;
     write_file(path, sampler::test::wav(x, s));
-}
-
-// A UDP port on loopback that was free a moment ago (the CLI refuses port 0).
-inline std::uint16_t free_udp_port() {
-    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    const osc::SocketAddress a = loopback(0);
-    sockaddr_in sin{};
-    socklen_t len = sizeof sin;
-    std::uint16_t port = 0;
-    if (fd >= 0 && ::bind(fd, a.get(), a.size()) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len) == 0) {
-        port = ntohs(sin.sin_port);
-    }
-    if (fd >= 0) {
-        ::close(fd);
-    }
-    return port;
 }
 
 // lockstep-sampler on `server`, OSC on a free loopback port (read back from its log).

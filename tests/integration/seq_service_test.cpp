@@ -31,20 +31,7 @@ using osc::Message;
 constexpr auto generous = 20s;
 
 std::string seq_binary() {
-    const char* root = std::getenv("LOCKSTEP_BUILD_ROOT");
-    return std::string(root != nullptr ? root : ".") + "/clients/seq/lockstep-seq";
-}
-
-// A UDP port that was free a moment ago (the kernel picks it).
-std::uint16_t free_udp_port() {
-    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    const osc::SocketAddress any = loopback(0);
-    EXPECT_EQ(::bind(fd, any.get(), any.size()), 0);
-    sockaddr_in sin{};
-    socklen_t len = sizeof sin;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
-    ::close(fd);
-    return ntohs(sin.sin_port);
+    return built("clients/seq/lockstep-seq");
 }
 
 class Seq {

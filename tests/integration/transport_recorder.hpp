@@ -9,6 +9,7 @@
 #include "jack/client.hpp"
 #include "rt/spsc_queue.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -22,7 +23,27 @@ struct TransportCycle {
     jack::Transport transport;
     bool has_bbt = false;
     jack::Bbt bbt;
+    // The order of process callbacks across all recorders in this process: which of two
+    // clients ran first in a cycle.
+    std::uint64_t order = 0;
 };
+
+// The cycles a recorder's client skipped between frames `from` and `to` of its own frame
+// clock: each start that does not follow on from the previous cycle's end, as
+// "WHO skipped [a,b); " ("" when none).
+inline std::string skipped_cycles(const std::string& who, const std::vector<TransportCycle>& cycles,
+                                  Frame from, Frame to) {
+    std::string why;
+    for (std::size_t i = 1; i < cycles.size(); ++i) {
+        const auto& p = cycles[i - 1];
+        const auto& c = cycles[i];
+        if (c.start > from && p.start < to && c.start != p.start + p.nframes) {
+            why += who + " skipped [" + std::to_string(p.start + p.nframes) + "," +
+                   std::to_string(c.start) + "); ";
+        }
+    }
+    return why;
+}
 
 class TransportRecorder final : public jack::Processor {
 public:
@@ -39,7 +60,8 @@ public:
     jack::Client& client() { return client_; }
 
     void process(jack::Cycle& c) noexcept RT_NONBLOCKING override {
-        ring_.try_push(TransportCycle{c.start, c.nframes, c.transport, c.has_bbt, c.bbt});
+        ring_.try_push(TransportCycle{c.start, c.nframes, c.transport, c.has_bbt, c.bbt,
+                                      callbacks_.fetch_add(1, std::memory_order_relaxed)});
         if (!c.midi_in.empty()) {
             for (const auto& e : c.midi_in[0]) {
                 ProbeEvent pe;
@@ -97,6 +119,8 @@ public:
     }
 
 private:
+    static inline std::atomic<std::uint64_t> callbacks_{0};
+
     static jack::ClientOptions options(std::string name, std::string server,
                                        jack::TimebaseSource* timebase,
                                        std::vector<jack::PortSpec> ports) {

@@ -95,5 +95,34 @@ TEST(AutoEngine, SegmentsMarkWhereContiguousFramesRestart) {
     EXPECT_EQ(e.counters().segments, 3U);
 }
 
+// Cancel: the sounding note's queued note-off goes out at once (not `hold` later), the
+// queued note-ons never, then all-notes-off, all at offset 0 of the next cycle.
+TEST(AutoEngine, CancelSendsTheQueuedNoteOffsAndAllNotesOffAtOnce) {
+    AutoEngine e(AutoEngineOptions{});
+    jack::OfflineDriver drv(jack::OfflinePorts{0, 1, 1, 0}, 48000);
+    ASSERT_TRUE(e.send(note_on(100, 1)));
+    AutoMidi off = note_on(48000, 2);
+    off.bytes[0] = 0x83;
+    ASSERT_TRUE(e.send(off));
+    ASSERT_TRUE(e.send(note_on(60000, 3, 62)));
+    drv.run(e, 0, 256, 2);
+    ASSERT_EQ(drv.midi_out(0).size(), 1U);
+    EXPECT_FALSE(e.cancelled());
+    e.cancel(3);
+    drv.run(e, 512, 256, 1);
+    const auto& out = drv.midi_out(0);
+    ASSERT_EQ(out.size(), 3U);
+    EXPECT_EQ(out[1].frame, 512);
+    EXPECT_EQ(out[1].bytes, (std::vector<std::uint8_t>{0x83, 60, 100}));
+    EXPECT_EQ(out[2].frame, 512);
+    EXPECT_EQ(out[2].bytes, (std::vector<std::uint8_t>{0xB3, 123, 0}));
+    EXPECT_TRUE(e.cancelled());
+    EXPECT_EQ(e.unsent(), 0U);
+    // later messages are flushed the same way; all-notes-off is sent once
+    ASSERT_TRUE(e.send(note_on(800, 4)));
+    drv.run(e, 768, 256, 2);
+    EXPECT_EQ(drv.midi_out(0).size(), 3U);
+}
+
 } // namespace
 } // namespace lockstep::capture

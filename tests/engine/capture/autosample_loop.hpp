@@ -55,6 +55,16 @@ public:
         session = std::make_unique<autosample::Session>(options_, *engine_);
     }
 
+    // The next cycle starts `frames` later than this one ended: a gap in the frames, as
+    // after an xrun (the synth plays on through it).
+    void skip(Frame frames) { next_ += frames; }
+    // Cycles without stepping the session (what goes out after it ended).
+    void idle(std::size_t cycles) {
+        for (std::size_t i = 0; i < cycles; ++i) {
+            cycle();
+        }
+    }
+
     AutoEngine& engine() { return *engine_; }
     Frame now() const { return next_; }
 

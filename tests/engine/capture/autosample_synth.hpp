@@ -24,7 +24,9 @@ struct SynthOptions {
     double decay = 24000.0;   // frames: e^-1 while held
     double release = 2400.0;  // frames: e^-1 after note-off
     std::uint32_t rate = 48000;
-    float level = 0.5F; // peak at velocity 127
+    float level = 0.5F;   // peak at velocity 127
+    int silent_note = -1; // this note at silent_velocity makes no sound
+    int silent_velocity = -1;
 };
 
 // Deterministic noise in [-a, a] for frame f and channel c.
@@ -93,6 +95,15 @@ public:
     }
 
     std::size_t starts() const noexcept { return count_.load(std::memory_order_acquire); }
+    // Offline only (the thread that runs process()): a voice still held (no note-off yet).
+    bool held() const noexcept {
+        for (const Voice& v : voices_) {
+            if (v.active && v.off < 0) {
+                return true;
+            }
+        }
+        return false;
+    }
     Start start(std::size_t i) const noexcept { return log_[i]; }
 
 private:
@@ -111,6 +122,9 @@ private:
                 Frame at) noexcept RT_NONBLOCKING {
         const std::uint8_t kind = status & 0xF0;
         if (kind == 0x90 && d2 > 0) {
+            if (d1 == o_.silent_note && d2 == o_.silent_velocity) {
+                return;
+            }
             for (Voice& v : voices_) {
                 if (!v.active) {
                     v = Voice{};

@@ -15,6 +15,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 namespace lockstep::capture::test {
@@ -277,6 +278,213 @@ TEST(AutosampleSession, StereoAndNoSoundFails) {
     const Progress p = loop.session->progress();
     EXPECT_EQ(p.phase, Phase::failed);
     EXPECT_NE(p.error.find("no sound came back"), std::string::npos) << p.error;
+}
+
+// A gap in the frames before a scheduled note's window begins loses nothing of it: the
+// note is kept, not retaken over its own still queued note-off.
+TEST(AutosampleSession, GapBeforeTheWindowKeepsTheNote) {
+    lockstep::test::TempDir dir("autosample-gap-before");
+    SynthOptions so;
+    so.delay = delay;
+    auto o = options(dir.path());
+    o.plan.round_robins = 1;
+    AutosampleLoop loop(o, so, period);
+    bool skipped = false;
+    ASSERT_TRUE(loop.run(100000, [&] {
+        // just scheduled (both messages queued): its window starts lead + latency - preroll
+        // frames ahead, more than the gap
+        if (!skipped && loop.session->records().size() == 2 && loop.engine().unsent() == 2) {
+            loop.skip(128);
+            skipped = true;
+        }
+    }));
+    ASSERT_TRUE(skipped);
+    ASSERT_EQ(loop.session->progress().phase, Phase::done) << loop.session->progress().error;
+    EXPECT_EQ(loop.engine().counters().segments, 2U);
+    EXPECT_EQ(loop.engine().counters().late_midi, 0U);
+    const auto tones = starts(loop.synth);
+    EXPECT_EQ(tones.size(), 7U); // the probe and six notes: nothing played twice
+    for (const std::string& l : loop.log) {
+        EXPECT_EQ(l.find("frames were lost"), std::string::npos) << l;
+    }
+}
+
+// A gap inside a note's window: the note is recorded again, after its own note-off and
+// release, so the two never overlap and no MIDI goes out late.
+TEST(AutosampleSession, GapInsideTheWindowRetakesAfterTheOldNote) {
+    lockstep::test::TempDir dir("autosample-gap-inside");
+    SynthOptions so;
+    so.delay = 3000; // a long round trip: the window starts well before the tone
+    auto o = options(dir.path());
+    o.plan.round_robins = 1;
+    o.preroll = 2400;
+    AutosampleLoop loop(o, so, period);
+    bool skipped = false;
+    Frame sent_by = -1;
+    ASSERT_TRUE(loop.run(100000, [&] {
+        if (skipped || loop.session->records().size() != 2) {
+            return;
+        }
+        if (sent_by < 0 && loop.engine().unsent() == 1) {
+            sent_by = loop.now(); // the third note's note-on went out in this cycle
+        }
+        if (sent_by >= 0 && loop.now() >= sent_by + 1024) {
+            // inside its window (which began 2400 - 3256 before the note-on), the input
+            // still quiet (the tone comes 3256 after it): lose a cycle
+            ASSERT_EQ(loop.synth.starts(), 3U);
+            loop.skip(period);
+            skipped = true;
+        }
+    }));
+    ASSERT_TRUE(skipped);
+    ASSERT_EQ(loop.session->progress().phase, Phase::done) << loop.session->progress().error;
+    EXPECT_EQ(loop.engine().counters().late_midi, 0U);
+    const auto tones = starts(loop.synth);
+    ASSERT_EQ(tones.size(), 8U); // the probe, six notes, one retake
+    EXPECT_EQ(tones[3].note, tones[4].note);
+    // the retake starts after the old note was released (its note-off: hold after its
+    // start) and had decayed
+    EXPECT_GT(tones[4].frame, tones[3].frame + static_cast<Frame>(o.hold) + 2400 * 4);
+    const auto& recs = loop.session->records();
+    ASSERT_EQ(recs.size(), 6U);
+    EXPECT_EQ(recs[2].onset, tones[4].frame);
+    for (std::size_t i = 0; i < recs.size(); ++i) {
+        EXPECT_EQ(recs[i].onset, tones[i < 2 ? i + 1 : i + 2].frame) << i;
+    }
+}
+
+// A round trip longer than the hold: the probe's tone comes after its note-off; the end
+// is searched after the onset, and "no sound" waits for the maximum tail.
+TEST(AutosampleSession, RoundTripLongerThanTheHold) {
+    lockstep::test::TempDir dir("autosample-long-trip");
+    SynthOptions so;
+    so.delay = 3000;
+    auto o = options(dir.path());
+    o.plan.velocities = {127};
+    o.plan.round_robins = 1;
+    o.hold = 960;
+    AutosampleLoop loop(o, so, period);
+    ASSERT_TRUE(loop.run());
+    const Progress p = loop.session->progress();
+    ASSERT_EQ(p.phase, Phase::done) << p.error;
+    EXPECT_EQ(loop.session->latency(), 3000 + period);
+    const auto tones = starts(loop.synth);
+    ASSERT_EQ(tones.size(), 4U);
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(loop.session->records()[i].onset, tones[i + 1].frame);
+    }
+}
+
+// A latency given too high: the tone starts inside the pre-roll, which is reported.
+TEST(AutosampleSession, FixedLatencyTooHighIsReported) {
+    lockstep::test::TempDir dir("autosample-too-high");
+    SynthOptions so;
+    so.delay = delay;
+    auto o = options(dir.path());
+    o.plan.velocities = {127};
+    o.plan.round_robins = 1;
+    o.latency_mode = LatencyMode::fixed;
+    o.latency = delay + period + 300; // the tone comes 300 frames into the 960 of pre-roll
+    AutosampleLoop loop(o, so, period);
+    ASSERT_TRUE(loop.run());
+    ASSERT_EQ(loop.session->progress().phase, Phase::done) << loop.session->progress().error;
+    std::size_t early = 0;
+    for (const auto& l : loop.log) {
+        early += l.find("sound before the compensated note-on") != std::string::npos ? 1 : 0;
+    }
+    EXPECT_EQ(early, 3U);
+    const auto tones = starts(loop.synth);
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(loop.session->records()[i].onset, tones[i].frame);
+        // the noise of the pre-roll's first half, not the tone
+        EXPECT_LT(loop.session->records()[i].noise, 2.01e-4F) << i;
+    }
+}
+
+// Started again on a complete set: nothing is played (not even the latency probe), the
+// set is written again.
+TEST(AutosampleSession, ResumingACompleteSetPlaysNothing) {
+    lockstep::test::TempDir dir("autosample-complete");
+    SynthOptions so;
+    so.delay = delay;
+    auto o = options(dir.path());
+    o.plan.round_robins = 1;
+    AutosampleLoop loop(o, so, period);
+    ASSERT_TRUE(loop.run());
+    ASSERT_EQ(loop.session->progress().phase, Phase::done);
+    const std::size_t played = loop.synth.starts();
+    loop.restart(o);
+    EXPECT_EQ(loop.session->progress().resumed, 6U);
+    ASSERT_TRUE(loop.run());
+    EXPECT_EQ(loop.session->progress().phase, Phase::done) << loop.session->progress().error;
+    loop.idle(100);
+    EXPECT_EQ(loop.synth.starts(), played);
+    EXPECT_TRUE(std::filesystem::exists(loop.session->sfz_path()));
+}
+
+// Cancel during a note: its note-off goes out in the next cycle, not at its frame.
+TEST(AutosampleSession, CancelStopsTheSoundingNoteAtOnce) {
+    lockstep::test::TempDir dir("autosample-cancel-now");
+    SynthOptions so;
+    so.delay = delay;
+    auto o = options(dir.path());
+    o.hold = 48000; // a second held
+    AutosampleLoop loop(o, so, period);
+    Frame cancelled_at = -1;
+    ASSERT_TRUE(loop.run(100000, [&] {
+        if (cancelled_at < 0 && loop.synth.starts() == 2) { // the first note sounds
+            loop.session->cancel();
+            cancelled_at = loop.now();
+        }
+    }));
+    ASSERT_EQ(loop.session->progress().phase, Phase::cancelled);
+    EXPECT_FALSE(loop.engine().cancelled());
+    loop.idle(2);
+    EXPECT_TRUE(loop.engine().cancelled());
+    EXPECT_EQ(loop.engine().unsent(), 0U);
+    EXPECT_FALSE(loop.synth.held()); // the note-off (or all-notes-off) came at once
+    EXPECT_LT(loop.now() - cancelled_at, 48000);
+}
+
+// A note that gives no sound: the others are recorded, the set is written and mapped from
+// what is there (the key's one layer covers every velocity, round robins as present), and
+// the session ends failed (exit 1) saying what is missing.
+TEST(AutosampleSession, NoteWithoutSoundLeavesAPlayablePartialSet) {
+    lockstep::test::TempDir dir("autosample-partial");
+    SynthOptions so;
+    so.delay = delay;
+    so.silent_note = 66;
+    so.silent_velocity = 64;
+    AutosampleLoop loop(options(dir.path()), so, period);
+    ASSERT_TRUE(loop.run(200000));
+    const Progress p = loop.session->progress();
+    EXPECT_EQ(p.phase, Phase::failed);
+    EXPECT_EQ(p.failed, 2U);
+    EXPECT_EQ(p.recorded, 10U);
+    EXPECT_NE(p.error.find("2 of 12 notes gave no sound"), std::string::npos) << p.error;
+    sampler::KitStore store(48000);
+    const auto rep = store.load_kit(loop.session->sfz_path());
+    ASSERT_TRUE(rep.ok) << rep.error;
+    EXPECT_EQ(rep.regions, 10U);
+    EXPECT_TRUE(rep.warnings.empty());
+    std::ifstream in(loop.session->sfz_path());
+    std::string sfz;
+    for (std::string line; std::getline(in, line);) {
+        sfz += line + "\n";
+    }
+    EXPECT_NE(sfz.find("synth_066_F#4_v127_rr1.wav pitch_keycenter=66 lokey=65 hikey=67 lovel=1 "
+                       "hivel=127 seq_length=2 seq_position=1\n"),
+              std::string::npos)
+        << sfz;
+    EXPECT_NE(sfz.find("synth_063_D#4_v064_rr2.wav pitch_keycenter=63 lokey=62 hikey=64 lovel=1 "
+                       "hivel=64 seq_length=2 seq_position=2\n"),
+              std::string::npos)
+        << sfz;
+    SampleAudio a;
+    SampleMeta m;
+    std::string err;
+    ASSERT_TRUE(read_sample(dir.path() + "/" + file_name("synth", NoteId{66, 127, 2}), a, m, err));
+    EXPECT_EQ(m.root_key, 66);
 }
 
 } // namespace

@@ -10,7 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 
 namespace lockstep::capture::autosample {
@@ -97,8 +99,9 @@ TEST(AutosamplePlan, ResumeScanSkipsRecordedNotes) {
     for (const NoteId id : {NoteId{60, 64, 1}, NoteId{61, 127, 1}}) {
         std::ofstream(dir.path() + "/" + file_name("pno", id)) << "x";
     }
-    std::ofstream(dir.path() + "/.pno_062_D4_v064_rr1.wav.tmp") << "x"; // half written
-    std::ofstream(dir.path() + "/other_062_D4_v064_rr1.wav") << "x";    // another set
+    std::ofstream(dir.path() + "/.pno_062_D4_v064_rr1.wav.tmp") << "x";        // half written
+    std::ofstream(dir.path() + "/.pno_061_C#4_v064_rr1.wav.tmp.123.4") << "x"; // (atomic)
+    std::ofstream(dir.path() + "/other_062_D4_v064_rr1.wav") << "x";           // another set
     const auto rec = scan_recorded(dir.path(), "pno");
     EXPECT_EQ(rec.size(), 2U);
     const auto left = pending(plan, rec);
@@ -139,17 +142,50 @@ TEST(AutosampleSfz, RegionsWithKeycenterRangesAndRoundRobins) {
          {NoteId{60, 127, 1}, NoteId{60, 127, 2}, NoteId{64, 127, 1}, NoteId{64, 127, 2}}) {
         s.push_back(SfzSample{id, file_name("x", id)});
     }
-    const std::string t = make_sfz("x", s, 2);
-    EXPECT_NE(t.find("<group> seq_length=2 seq_position=1\n<region> sample=x_060_C4_v127_rr1.wav "
-                     "pitch_keycenter=60 lokey=58 hikey=61 lovel=1 hivel=127\n"),
+    const std::string t = make_sfz("x", s);
+    EXPECT_NE(t.find("<region> sample=x_060_C4_v127_rr1.wav pitch_keycenter=60 lokey=58 "
+                     "hikey=61 lovel=1 hivel=127 seq_length=2 seq_position=1\n"),
               std::string::npos)
         << t;
-    EXPECT_NE(t.find("<group> seq_length=2 seq_position=2\n"), std::string::npos);
-    EXPECT_NE(t.find("sample=x_064_E4_v127_rr2.wav pitch_keycenter=64 lokey=62 hikey=65"),
+    EXPECT_NE(t.find("sample=x_064_E4_v127_rr2.wav pitch_keycenter=64 lokey=62 hikey=65 "
+                     "lovel=1 hivel=127 seq_length=2 seq_position=2\n"),
               std::string::npos)
         << t;
-    const std::string one = make_sfz("x", {s[0]}, 1);
+    const std::string one = make_sfz("x", {s[0]});
     EXPECT_EQ(one.find("seq_length"), std::string::npos);
+}
+
+// A partial set (a note that gave no sound is missing) maps what it has: the round robins
+// and layers present at each key, never a seq_position that never comes round or a
+// velocity range left without a sample.
+TEST(AutosampleSfz, PartialSetMapsTheSamplesPresent) {
+    const std::vector<NoteId> ids = {NoteId{60, 64, 1},  NoteId{60, 64, 2},  NoteId{60, 127, 1},
+                                     NoteId{60, 127, 2}, NoteId{64, 127, 1}, NoteId{64, 127, 2},
+                                     NoteId{64, 64, 2}};
+    const auto m = map_regions(ids);
+    ASSERT_EQ(m.size(), ids.size());
+    EXPECT_EQ(m[0].vel, (Range{1, 64}));
+    EXPECT_EQ(m[0].seq_length, 2);
+    EXPECT_EQ(m[1].seq_position, 2);
+    EXPECT_EQ(m[4].vel, (Range{65, 127}));
+    EXPECT_EQ(m[4].seq_length, 2);
+    // 64 v64 has one take left (rr2): it plays every time
+    EXPECT_EQ(m[6].vel, (Range{1, 64}));
+    EXPECT_EQ(m[6].seq_length, 1);
+    EXPECT_EQ(m[6].seq_position, 1);
+    // one layer left at a key: it covers every velocity
+    const auto one = map_regions({NoteId{60, 64, 1}, NoteId{60, 127, 1}, NoteId{64, 127, 1}});
+    EXPECT_EQ(one[2].vel, (Range{1, 127}));
+    EXPECT_EQ(one[0].vel, (Range{1, 64}));
+    std::vector<SfzSample> s;
+    for (const NoteId& id : ids) {
+        s.push_back(SfzSample{id, file_name("x", id)});
+    }
+    const std::string t = make_sfz("x", s);
+    EXPECT_NE(t.find("x_064_E4_v064_rr2.wav pitch_keycenter=64 lokey=62 hikey=65 lovel=1 "
+                     "hivel=64\n"),
+              std::string::npos)
+        << t;
 }
 
 // ---- analysis ---------------------------------------------------------------------------
@@ -187,6 +223,25 @@ TEST(AutosampleDsp, OnsetExactAgainstTheNoiseFloor) {
     }
     EXPECT_GT(std::fabs(x[*a.end - 1]), a.end_threshold);
     EXPECT_FALSE(a.clipped);
+}
+
+// Sound in the pre-roll's second half (the instrument answered before the compensated
+// note-on: the latency given is too high) is found against the first half's noise.
+TEST(AutosampleDsp, SoundBeforeTheCompensatedNoteOnIsFlagged) {
+    const std::size_t on = 600; // the pre-roll is [0, 800)
+    std::vector<float> x(4000);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        x[i] = noise(i, 1e-4F);
+        if (i >= on) {
+            x[i] += static_cast<float>(0.5 * std::exp(-static_cast<double>(i - on) / 300.0));
+        }
+    }
+    const Analysis a = analyse(x, 1, 800, 1500, 100);
+    ASSERT_TRUE(a.ok);
+    EXPECT_EQ(a.onset, on);
+    EXPECT_TRUE(a.onset_in_preroll);
+    EXPECT_LE(a.noise.peak, 1e-4F); // the noise is not the tone
+    EXPECT_EQ(noise_frames(800), 400U);
 }
 
 TEST(AutosampleDsp, SoftAttackStartsWhereItLeavesTheNoise) {
@@ -261,6 +316,53 @@ TEST(AutosampleProgress, BarCountsAndTimeLeft) {
     p.has_current = false;
     p.warnings = 2;
     EXPECT_EQ(render_progress(p, 4), "[####] 12/12  done  2 warnings");
+}
+
+// The command line is checked before JACK is touched: these need no server.
+int run_capture(std::vector<std::string> args, std::string& out) {
+    const char* root = std::getenv("LOCKSTEP_BUILD_ROOT");
+    args.insert(args.begin(),
+                std::string(root != nullptr ? root : ".") + "/clients/capture/lockstep-capture");
+    lockstep::test::ChildProcess p(args);
+    const int code = p.wait(std::chrono::seconds(30));
+    out = p.output();
+    return code;
+}
+
+TEST(AutosampleCli, LatencyIsBoundedAndStateRefused) {
+    std::string out;
+    EXPECT_EQ(run_capture({"autosample", "--latency", "99999999999999999999999"}, out), 2);
+    EXPECT_NE(out.find("--latency 99999999999999999999999: frames from 0 to 3840000"),
+              std::string::npos)
+        << out;
+    EXPECT_EQ(run_capture({"autosample", "--latency", "3840001"}, out), 2);
+    EXPECT_NE(out.find("frames from 0 to"), std::string::npos) << out;
+    EXPECT_EQ(run_capture({"autosample", "--latency", "12x"}, out), 2);
+    EXPECT_EQ(run_capture({"autosample", "--state", "/tmp/x.json"}, out), 2);
+    EXPECT_NE(out.find("--state: not used"), std::string::npos) << out;
+    EXPECT_EQ(run_capture({"--help"}, out), 0);
+    EXPECT_NE(out.find("lockstep-capture autosample --help"), std::string::npos) << out;
+}
+
+TEST(AutosampleLaunch, ChildEnvironmentLeavesTheRecordersOwn) {
+    const char* env[] = {"HOME=/h",
+                         "NOTIFY_SOCKET=/run/n",
+                         "WATCHDOG_USEC=5",
+                         "WATCHDOG_PID=12",
+                         "NSM_URL=osc.udp://x/",
+                         "JACK_DEFAULT_SERVER=s",
+                         nullptr};
+    EXPECT_EQ(child_environment(env),
+              (std::vector<std::string>{"HOME=/h", "JACK_DEFAULT_SERVER=s"}));
+    EXPECT_TRUE(child_environment(nullptr).empty());
+}
+
+TEST(AutosampleLaunch, ChildOscPortFromTheRecordersUrl) {
+    EXPECT_EQ(autosample_osc_port("osc.udp://127.0.0.1:9012/"), 9112);
+    EXPECT_EQ(autosample_osc_port("osc.udp://[::1]:7000/"), 7100);
+    EXPECT_EQ(autosample_osc_port("osc.udp://127.0.0.1:65500/"), 65400); // + 100 overflows
+    EXPECT_EQ(autosample_osc_port("osc.unix:///run/capture.sock"), 9112);
+    EXPECT_EQ(autosample_osc_port("garbage"), 9112);
 }
 
 TEST(AutosampleLaunch, CommandLineForTheChild) {

@@ -65,6 +65,18 @@ TEST(OscAddress, ParsesUnixUrls) {
     EXPECT_EQ(a->port(), 0);
 }
 
+TEST(OscAddress, TellsLoopbackAddresses) {
+    EXPECT_TRUE(v4("127.0.0.1", 1).is_loopback());
+    EXPECT_TRUE(v4("127.1.2.3", 1).is_loopback());
+    EXPECT_TRUE(v6("::1", 1).is_loopback());
+    EXPECT_TRUE(v6("::ffff:127.0.0.1", 1).is_loopback());
+    EXPECT_FALSE(v4("192.168.1.20", 1).is_loopback());
+    EXPECT_FALSE(v4("128.0.0.1", 1).is_loopback());
+    EXPECT_FALSE(v6("fe80::1", 1).is_loopback());
+    EXPECT_FALSE(v6("::ffff:10.0.0.1", 1).is_loopback());
+    EXPECT_FALSE(parse_url("osc.unix:///run/x.sock")->is_loopback());
+}
+
 TEST(OscAddress, ListenSpecFollowsTheOscFlagConvention) {
     EXPECT_EQ(*parse_listen("", port::seq), v4("127.0.0.1", 9010));
     EXPECT_EQ(*parse_listen("9100", port::sampler), v4("127.0.0.1", 9100));

@@ -6,6 +6,7 @@
 #include "osc/endpoint.hpp"
 
 #include "bytes.hpp"
+#include "harness/osc_peer.hpp"
 
 #include <gtest/gtest.h>
 #include <lo/lo.h>
@@ -15,10 +16,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <ifaddrs.h>
 #include <limits>
 #include <mutex>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -27,6 +26,8 @@
 
 namespace lockstep::osc {
 namespace {
+
+using lockstep::test::non_loopback_ipv4;
 
 using namespace std::chrono_literals;
 using test::Bytes;
@@ -161,29 +162,6 @@ Endpoint::Config loopback() {
     Endpoint::Config c;
     c.listen = "osc.udp://127.0.0.1:0";
     return c;
-}
-
-std::optional<std::string> non_loopback_ipv4() {
-    ifaddrs* list = nullptr;
-    if (::getifaddrs(&list) != 0) {
-        return std::nullopt;
-    }
-    std::optional<std::string> found;
-    for (ifaddrs* i = list; i != nullptr && !found; i = i->ifa_next) {
-        if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET ||
-            (i->ifa_flags & IFF_LOOPBACK) != 0 || (i->ifa_flags & IFF_UP) == 0) {
-            continue;
-        }
-        sockaddr_in sin{};
-        std::memcpy(&sin, i->ifa_addr, sizeof sin);
-        char host[INET_ADDRSTRLEN] = {};
-        inet_ntop(AF_INET, &sin.sin_addr, host, sizeof host);
-        if ((ntohl(sin.sin_addr.s_addr) >> 24) != 127) {
-            found = host;
-        }
-    }
-    ::freeifaddrs(list);
-    return found;
 }
 
 // ---- binding and senders ---------------------------------------------------------------

@@ -258,6 +258,34 @@ TEST_F(StateFile, FsyncFailureKeepsThePreviousState) {
     EXPECT_EQ(dir_entries(), std::set<std::string>{"seq.json"});
 }
 
+// The helper under save_state_file, for any file: fsync before the rename, the temporary
+// removed when filling it fails, the old contents kept.
+TEST_F(StateFile, WriteFileAtomicallySyncsAndCleansUp) {
+    const std::string path = (dir_ / "take.wav").string();
+    static int syncs = 0;
+    static const lockstep::service::testing_hooks::StateFileIo io{
+        [](int fd, const void* buf, std::size_t n) -> long { return ::write(fd, buf, n); },
+        [](int fd) {
+            ++syncs;
+            return ::fsync(fd);
+        }};
+    lockstep::service::testing_hooks::set_state_file_io(&io);
+    const auto ok = lockstep::service::write_file_atomically(path, std::string_view("abc"));
+    const int synced = syncs;
+    const auto bad = lockstep::service::write_file_atomically(path, [](int fd) {
+        EXPECT_EQ(::write(fd, "xy", 2), 2);
+        return ENOSPC;
+    });
+    lockstep::service::testing_hooks::set_state_file_io(nullptr);
+    EXPECT_TRUE(ok) << ok.message;
+    EXPECT_EQ(synced, 1);
+    EXPECT_FALSE(bad);
+    EXPECT_EQ(bad.error, ENOSPC);
+    EXPECT_NE(bad.message.find("write: No space left on device"), std::string::npos) << bad.message;
+    EXPECT_EQ(read_file(path), "abc");
+    EXPECT_EQ(dir_entries(), std::set<std::string>{"take.wav"});
+}
+
 TEST_F(StateFile, ShortWritesAreCompleted) {
     static const lockstep::service::testing_hooks::StateFileIo io{
         [](int fd, const void* buf, std::size_t n) -> long {
