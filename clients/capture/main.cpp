@@ -338,11 +338,13 @@ int main(int argc, char** argv) {
     const jack::ClientStats j = client.stats();
     log::notice(
         "lockstep-capture: exit: %llu takes, %llu overruns (%llu frames), %llu skipped "
-        "frames, %llu xruns, %llu reconnects, dsp mean %llu ns max %llu ns, %llu disk "
+        "frames, %llu xruns, %llu frame jumps, %llu reconnects, dsp mean %llu ns max %llu ns, "
+        "%llu disk "
         "errors",
         static_cast<unsigned long long>(c.takes), static_cast<unsigned long long>(c.overruns),
         static_cast<unsigned long long>(c.overrun_frames),
         static_cast<unsigned long long>(c.skipped_frames), static_cast<unsigned long long>(j.xruns),
+        static_cast<unsigned long long>(j.frame_jumps),
         static_cast<unsigned long long>(j.reconnects),
         static_cast<unsigned long long>(j.dsp_ns_mean),
         static_cast<unsigned long long>(j.dsp_ns_max),

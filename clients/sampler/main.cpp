@@ -76,6 +76,7 @@ counters(const sampler::Engine& engine, const jack::Client& client, const osc::E
         {"rate_mismatch", e.rate_mismatch},
         {"voices_peak", e.peak},
         {"xruns", s.xruns},
+        {"frame_jumps", s.frame_jumps},
         {"reconnects", s.reconnects},
         {"server_losses", s.server_losses},
         {"midi_in_dropped", s.midi_in_dropped},

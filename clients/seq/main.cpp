@@ -87,13 +87,14 @@ void log_counters(const seq::Engine& engine, const jack::Client& client, const o
     const auto o = osc.stats();
     log::notice(
         "seq: cycles=%llu notes=%llu midi_refused=%llu feedback_dropped=%llu "
-        "tempo_refused=%llu xruns=%llu reconnects=%llu midi_out_late=%llu "
+        "tempo_refused=%llu xruns=%llu frame_jumps=%llu reconnects=%llu midi_out_late=%llu "
         "midi_out_overflow=%llu dsp_mean_us=%.1f dsp_max_us=%.1f osc_packets=%llu "
         "osc_malformed=%llu osc_rejected=%llu osc_late=%llu",
         static_cast<unsigned long long>(c.cycles), static_cast<unsigned long long>(c.notes),
         static_cast<unsigned long long>(c.midi_refused),
         static_cast<unsigned long long>(c.feedback_dropped),
         static_cast<unsigned long long>(c.tempo_refused), static_cast<unsigned long long>(s.xruns),
+        static_cast<unsigned long long>(s.frame_jumps),
         static_cast<unsigned long long>(s.reconnects),
         static_cast<unsigned long long>(s.midi_out_late),
         static_cast<unsigned long long>(s.midi_out_overflow),

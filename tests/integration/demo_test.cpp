@@ -104,6 +104,24 @@ void expect_picture(const std::string& path) {
     EXPECT_NE(png_image_finish_read(&png, nullptr, pixels.data(), 0, nullptr), 0) << png.message;
 }
 
+// The demo's count of cycles the server skipped in its clients ("demo: JACK frame jumps
+// (cycles the server skipped): seq 0, sampler 0, ..."): their sum, or -1 without that line.
+long frame_jumps(const std::string& out) {
+    const std::string head = "demo: JACK frame jumps (cycles the server skipped):";
+    const auto at = out.find(head);
+    if (at == std::string::npos) {
+        return -1;
+    }
+    const std::string line = out.substr(at + head.size(), out.find('\n', at) - at - head.size());
+    static const std::regex count(R"([a-z]+ (\d+))");
+    long sum = 0;
+    for (auto it = std::sregex_iterator(line.begin(), line.end(), count);
+         it != std::sregex_iterator(); ++it) {
+        sum += std::stol((*it)[1].str());
+    }
+    return sum;
+}
+
 bool process_alive(pid_t pid) {
     return ::kill(pid, 0) == 0;
 }
@@ -121,6 +139,7 @@ TEST(Demo, StartsAPrivateDummyServerAndShowsExactFrames) {
     EXPECT_NE(out.find("dummy backend"), std::string::npos) << out;
     EXPECT_EQ(exact_notes(out), 4) << out;
     EXPECT_EQ(exact_onsets(out), notes_in_the_take) << out;
+    EXPECT_GE(frame_jumps(out), 0) << "no frame-jump line:\n" << out;
     expect_picture(png);
     // The private server is gone: its name is free for a new server at once.
     std::smatch m;
@@ -132,11 +151,15 @@ TEST(Demo, StartsAPrivateDummyServerAndShowsExactFrames) {
 TEST(Demo, UsesAnExistingServer) {
     ServerOptions opts;
     opts.sync = true; // no cycle of a client's output lost on a busy machine
-    // PipeWire 0.3.65 now and then skips or shifts a client's cycle (docs/testing.md); in
-    // the recorded take that is a jump of the waveform, which lockstep-onsets rightly finds
-    // as an onset no note made. So a PipeWire take with that is recorded again on a fresh
-    // server; one take must be exact. jackd2 gets one take.
-    const int takes = opts.backend == Backend::pipewire ? 4 : 1;
+    // PipeWire 0.3.65 now and then skips a client's cycle (docs/testing.md); in the recorded
+    // take that is a jump of the waveform, which lockstep-onsets rightly finds as an onset no
+    // note made. Every client counts those cycles and the demo prints the sum. On PipeWire a
+    // take that is not exact is taken again on a fresh server, up to 5 takes; one must be
+    // exact unless every take had a frame jump (then it is printed, not asserted, as
+    // on_undisturbed_server does). jackd2 gets one take, and it must be exact.
+    const int takes = opts.backend == Backend::pipewire ? 5 : 1;
+    int disturbed = 0;
+    std::string last_undisturbed;
     for (int take = 1; take <= takes; ++take) {
         TestServer server(opts);
         std::vector<std::string> child_env = server.child_env();
@@ -157,19 +180,28 @@ TEST(Demo, UsesAnExistingServer) {
         // The demo leaves the server it was given running.
         EXPECT_TRUE(server.running());
         EXPECT_TRUE(process_alive(server.pid()));
+        const long jumps = frame_jumps(out);
+        EXPECT_GE(jumps, 0) << "no frame-jump line:\n" << out;
         const std::string why = onsets_problem(out, notes_in_the_take);
-        if (why.empty() || ::testing::Test::HasFailure()) {
+        if (why.empty() || ::testing::Test::HasFailure() || opts.backend != Backend::pipewire) {
             EXPECT_EQ(why, "") << out;
             return;
         }
-        if (take == takes) {
-            ADD_FAILURE() << takes << " takes not exact; the last:" << why << "\n" << out;
-            return;
+        if (jumps > 0) {
+            ++disturbed;
+        } else {
+            last_undisturbed = why + "\n" + out;
         }
-        std::printf("take %d on %s not exact (%s); again on a fresh server\n", take,
-                    to_string(opts.backend), why.c_str());
+        std::printf("take %d on %s not exact (%s; %ld frame jumps); again on a fresh server\n",
+                    take, to_string(opts.backend), why.c_str(), jumps);
         std::fflush(stdout);
     }
+    if (disturbed == takes) {
+        std::printf("all %d attempts disturbed by the server: printed, not asserted\n", takes);
+        return;
+    }
+    ADD_FAILURE() << takes << " takes not exact, " << takes - disturbed
+                  << " of them with no frame jump; the last of those:" << last_undisturbed;
 }
 
 TEST(Demo, RefusesUnknownOptions) {

@@ -192,9 +192,11 @@ int main(int argc, char** argv) {
     const auto st = probe.client().stats();
     const auto pc = probe.counters();
     std::printf(
-        "stats cycles=%llu xruns=%llu reconnects=%llu sent=%llu received=%llu late=%llu "
+        "stats cycles=%llu xruns=%llu frame_jumps=%llu reconnects=%llu sent=%llu received=%llu "
+        "late=%llu "
         "overflow=%llu dsp_mean_us=%.1f dsp_max_us=%.1f\n",
         static_cast<unsigned long long>(st.cycles), static_cast<unsigned long long>(st.xruns),
+        static_cast<unsigned long long>(st.frame_jumps),
         static_cast<unsigned long long>(st.reconnects), static_cast<unsigned long long>(pc.sent),
         static_cast<unsigned long long>(pc.received),
         static_cast<unsigned long long>(pc.late + st.midi_out_late),
