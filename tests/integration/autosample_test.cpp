@@ -15,8 +15,6 @@
 #include "sampler/engine.hpp"
 #include "sampler/loader.hpp"
 
-#include <gtest/gtest-spi.h>
-
 #include <filesystem>
 
 namespace lockstep::test::capture {
@@ -112,32 +110,11 @@ std::string disturbed(const jack::Client& synth) {
     return "the synth's JACK client skipped cycles " + std::to_string(jumps) + " times";
 }
 
-// Runs `body`, a test's run and its assertions, holding its failures back. When the synth
-// skipped cycles the run was disturbed and `why` is returned (for on_undisturbed_server).
-// Only PipeWire skips a client's cycles here on its own (docs/testing.md): there a
-// disturbed run's failures are dropped. On jackd2 a gap may be the recorder's own doing (a
-// callback stalled past the sync server's timeout), so its failures always stand.
-// Disturbed is decided from the synth's client's counter alone, never from the results.
+// Runs `body` holding its failures back; the run was disturbed when the synth skipped
+// cycles (jack_test_common.hpp, unless_disturbed).
 template <typename F>
 std::string unless_disturbed(const TestServer& server, const jack::Client& synth, F body) {
-    ::testing::TestPartResultArray held;
-    {
-        const ::testing::ScopedFakeTestPartResultReporter hold(
-            ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &held);
-        body();
-    }
-    const std::string why = disturbed(synth);
-    if (!why.empty() && server.backend() == Backend::pipewire) {
-        return why;
-    }
-    for (int i = 0; i < held.size(); ++i) {
-        const ::testing::TestPartResult& r = held.GetTestPartResult(i);
-        if (r.failed()) {
-            ADD_FAILURE_AT(r.file_name() != nullptr ? r.file_name() : "?", r.line_number())
-                << r.message() << (why.empty() ? "" : "\n(in a run where " + why + ")");
-        }
-    }
-    return why;
+    return unless_disturbed(server.backend(), body, [&synth] { return disturbed(synth); });
 }
 
 std::int64_t logged(const std::string& out, const std::string& pattern) {

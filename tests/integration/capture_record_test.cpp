@@ -2,6 +2,7 @@
 // ramp generator: no lost frame at 256 and 512 channels for 60 s, pre-roll with an exact
 // timetagged start, SIGKILL/SIGTERM crash safety, and a full disk.
 #include "capture_common.hpp"
+#include "jack_test_common.hpp"
 
 #include "jack/timetag.hpp"
 #include "osc/message.hpp"
@@ -11,6 +12,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 namespace lockstep::test::capture {
@@ -182,52 +184,87 @@ TEST_P(NoLostFrame, SixtySecondsOfRampsUnbrokenAndExact) {
 
 INSTANTIATE_TEST_SUITE_P(Channels, NoLostFrame, ::testing::Values(256U, 512U));
 
-TEST(CaptureRecord, PrerollAndATimetaggedStartLandExactly) {
-    TestServer server(sync_server());
-    server.use_in_this_process();
-    TempDir dir("capture-preroll");
-    CaptureProcess cap(server, "cap", {"--channels", "2", "--dir", dir.path(), "--preroll", "0.5"});
-    ASSERT_TRUE(cap.wait_ready());
-    RampSource ramp(server, "ramp", 2, to_capture("cap", 2));
-    ASSERT_TRUE(start_ramp(ramp, "cap", 2));
-    ASSERT_TRUE(cap.wait_state("idle"));
-    // the ring needs half a second of history before the start
-    const auto t0 = jack::read_clock_pair();
-    const std::uint64_t start_tt = timetag_from_unix_ns(t0.realtime_ns + 800'000'000);
-    const std::uint64_t stop_tt = timetag_from_unix_ns(t0.realtime_ns + 1'800'000'000);
-    const auto expected = jack::frame_at_timetag(ramp.client(), start_tt);
-    ASSERT_TRUE(expected);
-    const std::vector<std::vector<std::uint8_t>> start_msg = {
-        osc::encode(osc::Message("/capture/start"))};
-    const std::vector<std::vector<std::uint8_t>> stop_msg = {
-        osc::encode(osc::Message("/capture/stop"))};
-    ASSERT_TRUE(cap.peer->send_bytes(osc::encode_bundle(start_tt, start_msg)));
-    ASSERT_TRUE(cap.peer->send_bytes(osc::encode_bundle(stop_tt, stop_msg)));
-    ASSERT_TRUE(cap.child->wait_for_output("frames from frame", generous)) << cap.child->output();
+// How the server disturbed a run of the recorder and an in-process source ("" when it did
+// not): cycles either client got that did not start where its last one ended. The recorder
+// says how many on exit (it is stopped here if it still runs). A jump in the recorder breaks
+// the history a pre-roll reaches back into (the pre-roll then starts after the jump); one in
+// the source is a break in what it played.
+std::string jumps_of(CaptureProcess& cap, const jack::Client* source) {
+    std::string why;
+    if (cap.child->running()) {
+        cap.child->terminate();
+    }
+    const std::int64_t jumps = cap.logged("([0-9]+) frame jumps");
+    if (jumps > 0) {
+        why += "the recorder's cycles jumped " + std::to_string(jumps) + " times; ";
+    }
+    if (source != nullptr && source->stats().frame_jumps != 0) {
+        why += "the source's cycles jumped " + std::to_string(source->stats().frame_jumps) +
+               " times; ";
+    }
+    return why;
+}
 
-    const std::int64_t first = cap.logged("take 1 starts at frame ([0-9]+)");
-    const std::int64_t trigger =
-        cap.logged("take 1 starts at frame [0-9]+ \\(OSC at frame ([0-9]+)\\)");
-    const std::int64_t end = cap.logged("take 1 ends before frame ([0-9]+)");
-    ASSERT_GT(trigger, 0) << cap.child->output();
-    EXPECT_EQ(first, trigger - 24000) << "pre-roll of exactly 0.5 s";
-    // The recorder maps the timetag from JACK's cycle times in its own cycle, this process
-    // in another: under load the two (filtered) estimates differ by up to many periods, so
-    // that is shown, not asserted (frame mapping itself: osc_timetag). What is asserted is
-    // the must-show: the take begins with frame F-P of the frame F it started at.
-    std::printf("timetag -> frame %lld (cycle offset %lld), this process mapped %lld\n",
-                static_cast<long long>(trigger), static_cast<long long>(trigger % 256),
-                static_cast<long long>(*expected));
-    const auto files = takes_in(dir.path());
-    ASSERT_EQ(files.size(), 1U);
-    const Take t = open_take(files[0]);
-    ASSERT_TRUE(t.ok) << t.error;
-    EXPECT_EQ(static_cast<std::int64_t>(t.time_reference), trigger - 24000) << "bext";
-    EXPECT_EQ(t.info.frames, end - first);
-    std::int64_t checked = 0;
-    expect_ramp(check_ramp(files[0], trigger - 24000, checked)); // begins with frame F-P
-    ramp.client().stop();
-    EXPECT_EQ(cap.child->terminate(), 0);
+TEST(CaptureRecord, PrerollAndATimetaggedStartLandExactly) {
+    // PipeWire 0.3.65 now and then skips a client's cycle (docs/testing.md): a recorder whose
+    // history jumped in the half second before the start has no whole pre-roll to give (CI
+    // once: first frame 33024 instead of 16809). Such a run is taken again on a fresh server
+    // (on_undisturbed_server); on jackd2 every run is asserted.
+    on_undisturbed_server(sync_server(), [](TestServer& server) {
+        server.use_in_this_process();
+        TempDir dir("capture-preroll");
+        CaptureProcess cap(server, "cap",
+                           {"--channels", "2", "--dir", dir.path(), "--preroll", "0.5"});
+        std::optional<RampSource> ramp;
+        return unless_disturbed(
+            server.backend(),
+            [&] {
+                ASSERT_TRUE(cap.wait_ready());
+                ramp.emplace(server, "ramp", 2, to_capture("cap", 2));
+                ASSERT_TRUE(start_ramp(*ramp, "cap", 2));
+                ASSERT_TRUE(cap.wait_state("idle"));
+                // the ring needs half a second of history before the start
+                const auto t0 = jack::read_clock_pair();
+                const std::uint64_t start_tt = timetag_from_unix_ns(t0.realtime_ns + 800'000'000);
+                const std::uint64_t stop_tt = timetag_from_unix_ns(t0.realtime_ns + 1'800'000'000);
+                const auto expected = jack::frame_at_timetag(ramp->client(), start_tt);
+                ASSERT_TRUE(expected);
+                const std::vector<std::vector<std::uint8_t>> start_msg = {
+                    osc::encode(osc::Message("/capture/start"))};
+                const std::vector<std::vector<std::uint8_t>> stop_msg = {
+                    osc::encode(osc::Message("/capture/stop"))};
+                ASSERT_TRUE(cap.peer->send_bytes(osc::encode_bundle(start_tt, start_msg)));
+                ASSERT_TRUE(cap.peer->send_bytes(osc::encode_bundle(stop_tt, stop_msg)));
+                ASSERT_TRUE(cap.child->wait_for_output("frames from frame", generous))
+                    << cap.child->output();
+
+                const std::int64_t first = cap.logged("take 1 starts at frame ([0-9]+)");
+                const std::int64_t trigger =
+                    cap.logged("take 1 starts at frame [0-9]+ \\(OSC at frame ([0-9]+)\\)");
+                const std::int64_t end = cap.logged("take 1 ends before frame ([0-9]+)");
+                ASSERT_GT(trigger, 0) << cap.child->output();
+                EXPECT_EQ(first, trigger - 24000) << "pre-roll of exactly 0.5 s";
+                // The recorder maps the timetag from JACK's cycle times in its own cycle, this
+                // process in another: under load the two (filtered) estimates differ by up to
+                // many periods, so that is shown, not asserted (frame mapping itself:
+                // osc_timetag). What is asserted is the must-show: the take begins with frame
+                // F-P of the frame F it started at.
+                std::printf("timetag -> frame %lld (cycle offset %lld), this process mapped %lld\n",
+                            static_cast<long long>(trigger), static_cast<long long>(trigger % 256),
+                            static_cast<long long>(*expected));
+                const auto files = takes_in(dir.path());
+                ASSERT_EQ(files.size(), 1U);
+                const Take t = open_take(files[0]);
+                ASSERT_TRUE(t.ok) << t.error;
+                EXPECT_EQ(static_cast<std::int64_t>(t.time_reference), trigger - 24000) << "bext";
+                EXPECT_EQ(t.info.frames, end - first);
+                std::int64_t checked = 0;
+                expect_ramp(check_ramp(files[0], trigger - 24000, checked)); // frame F-P first
+                ramp->client().stop();
+                EXPECT_EQ(cap.child->terminate(), 0);
+            },
+            [&] { return jumps_of(cap, ramp ? &ramp->client() : nullptr); });
+    });
 }
 
 TEST(CaptureRecord, SigkillAfterTenSecondsLeavesAReadableFile) {
