@@ -21,12 +21,14 @@
 #include "service/cli.hpp"
 #include "service/log.hpp"
 #include "service/notify.hpp"
+#include "service/nsm.hpp"
 #include "service/rt_priority.hpp"
 #include "service/signals.hpp"
 
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 int main(int argc, char** argv) {
@@ -76,6 +78,19 @@ int main(int argc, char** argv) {
     }
 
     service::SignalWaiter signals; // before any thread starts
+
+    // Under a session manager: its client id is the JACK name; the bridge keeps no state,
+    // so a save has nothing to do.
+    std::optional<service::nsm::Open> nsm_open;
+    bool nsm_stopped = false;
+    const auto nsm = service::nsm::join_from_env(common.name, "", argv[0], nsm_open,
+                                                 signals.signal_fd(), nsm_stopped);
+    if (nsm_stopped) { // SIGTERM before the open: nothing opened, nothing to save
+        return service::exit_code::ok;
+    }
+    if (nsm) {
+        common.name = nsm_open->client_id;
+    }
     service::lock_memory();
 
     SpscQueue<ToSerial> queue(4096);
@@ -100,6 +115,7 @@ int main(int argc, char** argv) {
     jack::Client client(jo, engine);
     if (!client.start()) {
         std::fprintf(stderr, "lockstep-bridge: cannot connect to the JACK server\n");
+        service::nsm::open_failed(nsm.get(), "cannot connect to the JACK server");
         return service::exit_code::startup;
     }
 
@@ -110,9 +126,10 @@ int main(int argc, char** argv) {
         oc.default_port = osc::port::bridge;
         oc.allow = common.osc_allow;
         oc.name = "bridge osc";
-        endpoint = std::make_unique<osc::Endpoint>(oc);
+        endpoint = service::nsm::make_endpoint(oc, nsm != nullptr, app.count("--osc") > 0);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "lockstep-bridge: --osc: %s\n", e.what());
+        service::nsm::open_failed(nsm.get(), std::string("OSC: ") + e.what());
         client.stop();
         return service::exit_code::startup;
     }
@@ -124,6 +141,9 @@ int main(int argc, char** argv) {
                 device.c_str(), lead_ms, map.to_string().c_str(), pulse_us,
                 endpoint->url().c_str());
     service::notify::ready("bridge ready");
+    if (nsm) {
+        nsm->opened("lockstep-bridge is " + client.name());
+    }
     std::printf("ready\n");
     std::fflush(stdout);
 
@@ -144,6 +164,10 @@ int main(int argc, char** argv) {
             endpoint->notify(status_message(link, engine));
         }
         watchdog.poll(client.heartbeat());
+        if (nsm) {
+            service::nsm::serve(
+                *nsm, [] { return std::string(); }, [] { return false; });
+        }
     }
 
     service::notify::stopping();

@@ -23,12 +23,14 @@
 #include "service/cli.hpp"
 #include "service/log.hpp"
 #include "service/notify.hpp"
+#include "service/nsm.hpp"
 #include "service/rt_priority.hpp"
 #include "service/signals.hpp"
 
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -149,13 +151,38 @@ int main(int argc, char** argv) {
             return usage("--take-name: " + err);
         }
     }
+    service::SignalWaiter signals; // before any thread starts
+
+    // Under a session manager: its client id is the JACK name, its path the directory of
+    // the takes (nothing else to save: takes are on disk as they are recorded).
+    std::optional<service::nsm::Open> nsm_open;
+    bool nsm_stopped = false;
+    const auto nsm = service::nsm::join_from_env(cli.common.name, "", argv[0], nsm_open,
+                                                 signals.signal_fd(), nsm_stopped);
+    if (nsm_stopped) { // SIGTERM before the open: nothing opened, nothing to save
+        return service::exit_code::ok;
+    }
+    if (nsm) {
+        cli.common.name = nsm_open->client_id;
+        cli.dir = nsm_open->path;
+        std::error_code ec;
+        std::filesystem::create_directories(cli.dir, ec);
+        if (ec) {
+            std::fprintf(stderr, "lockstep-capture: session directory %s: %s\n", cli.dir.c_str(),
+                         ec.message().c_str());
+            nsm->open_failed(service::nsm::error::create_failed,
+                             "cannot create " + cli.dir + ": " + ec.message());
+            return service::exit_code::startup;
+        }
+    }
     if (::access(cli.dir.c_str(), W_OK | X_OK) != 0) {
         std::fprintf(stderr, "lockstep-capture: --dir %s: not a writable directory\n",
                      cli.dir.c_str());
+        service::nsm::open_failed(nsm.get(),
+                                  "the takes' directory " + cli.dir + " is not writable");
         return service::exit_code::startup;
     }
 
-    service::SignalWaiter signals; // before any thread starts
     service::lock_memory();
 
     EngineSlot slot;
@@ -171,6 +198,7 @@ int main(int argc, char** argv) {
     jack::Client client(jo, slot);
     if (!client.start()) {
         std::fprintf(stderr, "lockstep-capture: cannot connect to the JACK server\n");
+        service::nsm::open_failed(nsm.get(), "cannot connect to the JACK server");
         return service::exit_code::startup;
     }
     CycleTiming timing;
@@ -182,6 +210,7 @@ int main(int argc, char** argv) {
     }
     if (timing.rate == 0) {
         std::fprintf(stderr, "lockstep-capture: the JACK server runs no cycles\n");
+        service::nsm::open_failed(nsm.get(), "the JACK server runs no cycles");
         return service::exit_code::startup;
     }
     const std::uint32_t rate = timing.rate;
@@ -221,9 +250,10 @@ int main(int argc, char** argv) {
         oc.allow = cli.common.osc_allow;
         oc.mapper = [&client](std::uint64_t ntp) { return jack::frame_at_timetag(client, ntp); };
         oc.name = "capture osc";
-        endpoint = std::make_unique<osc::Endpoint>(oc);
+        endpoint = service::nsm::make_endpoint(oc, nsm != nullptr, app.count("--osc") > 0);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "lockstep-capture: --osc: %s\n", e.what());
+        service::nsm::open_failed(nsm.get(), std::string("OSC: ") + e.what());
         slot.set(nullptr);
         client.stop();
         disk.finish();
@@ -239,6 +269,9 @@ int main(int argc, char** argv) {
                 cli.per_channel ? ", per channel" : "", cli.preroll, endpoint->url().c_str(),
                 eo.level ? ", level-triggered" : "", cli.transport ? ", follows transport" : "");
     service::notify::ready("recording ready");
+    if (nsm) {
+        nsm->opened("lockstep-capture records into " + cli.dir);
+    }
     std::printf("ready\n");
     std::fflush(stdout);
 
@@ -298,6 +331,10 @@ int main(int argc, char** argv) {
             }
         }
         watchdog.poll(client.heartbeat());
+        if (nsm) { // takes are on disk as they are recorded: a save has nothing to do
+            service::nsm::serve(
+                *nsm, [] { return std::string(); }, [] { return false; });
+        }
     }
 
     service::notify::stopping();

@@ -23,6 +23,7 @@
 #include "service/cli.hpp"
 #include "service/log.hpp"
 #include "service/notify.hpp"
+#include "service/nsm.hpp"
 #include "service/rt_priority.hpp"
 #include "service/signals.hpp"
 #include "service/state_file.hpp"
@@ -50,6 +51,9 @@ namespace exit_code = service::exit_code;
 constexpr auto save_quiet = 200ms;
 // How long the main loop waits for OSC before it looks at signals, the rate and the state.
 constexpr auto loop_wait = 10ms;
+// Under a session manager: the longest the open's answer waits for the kit (nsmd waits up
+// to 60 s for it).
+constexpr auto open_wait = 30s;
 
 bool state_dir_writable(const std::string& path, std::string& why) {
     std::filesystem::path dir = std::filesystem::path(path).parent_path();
@@ -170,12 +174,26 @@ int run(int argc, char** argv) {
     // Before any other thread exists (they inherit the blocked signals).
     service::SignalWaiter signals;
 
+    // ---- under a session manager: its client id is the JACK name, its path the state --
+    std::optional<service::nsm::Open> nsm_open;
+    bool nsm_stopped = false;
+    const auto nsm = service::nsm::join_from_env(common.name, ":dirty:", argv[0], nsm_open,
+                                                 signals.signal_fd(), nsm_stopped);
+    if (nsm_stopped) { // SIGTERM before the open: nothing opened, nothing to save
+        return service::exit_code::ok;
+    }
+    if (nsm) {
+        common.name = nsm_open->client_id;
+        common.state = nsm_open->path + ".json";
+    }
+
     // ---- state ----------------------------------------------------------------------
     sampler::SamplerState state;
     if (!common.state.empty()) {
         std::string why;
         if (!state_dir_writable(common.state, why)) {
             log::error("sampler: %s", why.c_str());
+            service::nsm::open_failed(nsm.get(), why);
             return exit_code::startup;
         }
         const auto r =
@@ -225,9 +243,10 @@ int run(int argc, char** argv) {
     oc.name = "sampler osc";
     std::unique_ptr<osc::Endpoint> endpoint;
     try {
-        endpoint = std::make_unique<osc::Endpoint>(oc);
+        endpoint = service::nsm::make_endpoint(oc, nsm != nullptr, app.count("--osc") > 0);
     } catch (const std::exception& e) {
         log::error("sampler: %s", e.what());
+        service::nsm::open_failed(nsm.get(), e.what());
         return exit_code::startup;
     }
     const osc::Endpoint* endpoint_ptr = endpoint.get();
@@ -243,6 +262,8 @@ int run(int argc, char** argv) {
     if (!client.start()) {
         log::error("sampler: cannot start the JACK client %s (is the JACK server running?)",
                    common.name.c_str());
+        service::nsm::open_failed(nsm.get(),
+                                  "cannot start the JACK client (is the JACK server running?)");
         control.stop();
         return exit_code::startup;
     }
@@ -250,11 +271,16 @@ int run(int argc, char** argv) {
                 client.name().c_str(), endpoint->url().c_str(), engine.options().voices,
                 engine.options().group_outs);
     service::notify::ready("running");
+    // Under a session manager the open is answered once the session's kit has loaded (it
+    // loads once the first cycle gives JACK's rate), or after open_wait at the latest.
+    const auto open_deadline = std::chrono::steady_clock::now() + open_wait;
+    bool open_answered = false;
 
     // ---- the control loop -------------------------------------------------------------
     service::notify::Watchdog watchdog;
     std::uint32_t rate = 0; // JACK's rate the loader was last told
     bool restored = false;
+    bool settled = false; // restored, and every restoring request done (NSM's dirty flag)
     std::uint64_t saved_revision = control.revision();
     std::uint64_t seen_revision = saved_revision;
     auto changed_at = std::chrono::steady_clock::now();
@@ -295,6 +321,7 @@ int run(int argc, char** argv) {
             if (rate != 0) {
                 log::notice("sampler: JACK runs at %u Hz now (was %u): reloading the kit",
                             static_cast<unsigned>(t.rate), static_cast<unsigned>(rate));
+                settled = false; // a reload is no unsaved change: the baseline is taken again
             }
             rate = t.rate;
             sampler::Request r;
@@ -310,6 +337,29 @@ int run(int argc, char** argv) {
             }
         }
 
+        if (nsm) { // the session manager says when to save
+            if (restored && !settled && control.idle()) {
+                settled = true; // what is loaded now is what the session's file holds
+                saved_revision = control.revision();
+            }
+            if (!open_answered && (settled || std::chrono::steady_clock::now() >= open_deadline)) {
+                open_answered = true;
+                nsm->opened(settled ? "lockstep-sampler is playing " + client.name()
+                                    : "lockstep-sampler is playing " + client.name() +
+                                          "; the kit is still loading");
+            }
+            service::nsm::serve(
+                *nsm,
+                [&] {
+                    if (!settled) { // saving now would write a half-loaded kit over the session's
+                        return std::string("not ready: the saved kit is still loading");
+                    }
+                    save();
+                    return save_failed ? "cannot write " + common.state : std::string();
+                },
+                [&] { return settled && control.revision() != saved_revision; });
+            continue;
+        }
         const auto now = std::chrono::steady_clock::now();
         const auto revision = control.revision();
         if (revision != seen_revision) {
@@ -327,7 +377,8 @@ int run(int argc, char** argv) {
 
     service::notify::stopping();
     control.stop(); // a load under way finishes first
-    if (restored && control.revision() != saved_revision) {
+    // Under a session manager a SIGTERM quits without saving (the NSM API).
+    if (!nsm && restored && control.revision() != saved_revision) {
         save();
     }
     client.stop();

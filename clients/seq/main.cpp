@@ -21,6 +21,7 @@
 #include "service/cli.hpp"
 #include "service/log.hpp"
 #include "service/notify.hpp"
+#include "service/nsm.hpp"
 #include "service/rt_priority.hpp"
 #include "service/signals.hpp"
 
@@ -133,12 +134,26 @@ int run(int argc, char** argv) {
     // Before any other thread exists (they inherit the blocked signals).
     service::SignalWaiter signals;
 
+    // ---- under a session manager: its client id is the JACK name, its path the state --
+    std::optional<service::nsm::Open> nsm_open;
+    bool nsm_stopped = false;
+    const auto nsm = service::nsm::join_from_env(common.name, ":dirty:", argv[0], nsm_open,
+                                                 signals.signal_fd(), nsm_stopped);
+    if (nsm_stopped) { // SIGTERM before the open: nothing opened, nothing to save
+        return service::exit_code::ok;
+    }
+    if (nsm) {
+        common.name = nsm_open->client_id;
+        common.state = nsm_open->path + ".json";
+    }
+
     // ---- state: file, then the command line on top ----------------------------------
     seq::State state;
     if (!common.state.empty()) {
         std::string why;
         if (!state_dir_writable(common.state, why)) {
             log::error("seq: %s", why.c_str());
+            service::nsm::open_failed(nsm.get(), why.c_str());
             return exit_code::startup;
         }
         seq::StateRead r = seq::read_state_file(common.state);
@@ -200,9 +215,10 @@ int run(int argc, char** argv) {
     oc.name = "seq osc";
     std::unique_ptr<osc::Endpoint> endpoint;
     try {
-        endpoint = std::make_unique<osc::Endpoint>(oc);
+        endpoint = service::nsm::make_endpoint(oc, nsm != nullptr, app.count("--osc") > 0);
     } catch (const std::exception& e) {
         log::error("seq: %s", e.what());
+        service::nsm::open_failed(nsm.get(), e.what());
         return exit_code::startup;
     }
     EngineLinkTo link(engine);
@@ -233,9 +249,14 @@ int run(int argc, char** argv) {
     if (!client.start()) {
         log::error("seq: cannot start the JACK client %s (is the JACK server running?)",
                    common.name.c_str());
+        service::nsm::open_failed(nsm.get(),
+                                  "cannot start the JACK client (is the JACK server running?)");
         return exit_code::startup;
     }
     log::notice("seq: %s active, OSC on %s", client.name().c_str(), endpoint->url().c_str());
+    if (nsm) {
+        nsm->opened("lockstep-seq is playing " + client.name());
+    }
     service::notify::ready("running");
 
     // ---- the control loop -------------------------------------------------------------
@@ -269,6 +290,16 @@ int run(int argc, char** argv) {
             break;
         }
         watchdog.poll(client.heartbeat());
+        if (nsm) { // the session manager says when to save
+            service::nsm::serve(
+                *nsm,
+                [&] {
+                    save();
+                    return save_failed ? "cannot write " + common.state : std::string();
+                },
+                [&] { return api.revision() != saved_revision; });
+            continue;
+        }
         const auto now = std::chrono::steady_clock::now();
         if (api.revision() != saved_revision && now - api.last_change() >= save_quiet &&
             now >= next_retry) {
@@ -280,7 +311,9 @@ int run(int argc, char** argv) {
     }
 
     service::notify::stopping();
-    save();
+    if (!nsm) { // under a session manager a SIGTERM quits without saving (the NSM API)
+        save();
+    }
     client.stop();
     log_counters(engine, client, *endpoint);
     return save_failed ? exit_code::failure : exit_code::ok;
