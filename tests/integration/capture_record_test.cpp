@@ -43,9 +43,16 @@ std::vector<jack::Connection> to_capture(const std::string& capture, std::uint32
     const std::string last = std::to_string(channels);
     // Linking hundreds of ports takes PipeWire a while on a loaded machine.
     const auto timeout = generous * (1 + channels / 64);
-    if (!wait_until([&] { return ramp.client().connected("out_" + last, capture + ":in_" + last); },
-                    timeout)) {
-        return ::testing::AssertionFailure() << "ramp not linked to " << capture;
+    const auto dropped = [&] { return ramp.client().stats().server_losses != 0; };
+    if (!wait_until(
+            [&] {
+                return dropped() || ramp.client().connected("out_" + last, capture + ":in_" + last);
+            },
+            timeout) ||
+        dropped()) {
+        return ::testing::AssertionFailure()
+               << "ramp not linked to " << capture
+               << (dropped() ? " (the server dropped the ramp's client)" : "");
     }
     return ::testing::AssertionSuccess();
 }
@@ -109,6 +116,23 @@ bool expect_ramp(const std::string& result) {
     return false;
 }
 
+// How the server disturbed a run ("" when it did not): it dropped the in-process source's
+// client or the recorder's (each reconnects and says so; their counters count it).
+std::string losses_of(CaptureProcess& cap, const jack::Client* source) {
+    std::string why;
+    if (cap.child->running()) {
+        cap.child->terminate();
+    }
+    if (const std::int64_t n = cap.logged("([0-9]+) reconnects,"); n > 0) {
+        why += "the server dropped the recorder " + std::to_string(n) + " times; ";
+    }
+    if (source != nullptr && source->stats().server_losses != 0) {
+        why += "the server dropped the source " + std::to_string(source->stats().server_losses) +
+               " times; ";
+    }
+    return why;
+}
+
 class NoLostFrame : public ::testing::TestWithParam<std::uint32_t> {};
 
 TEST_P(NoLostFrame, SixtySecondsOfRampsUnbrokenAndExact) {
@@ -123,63 +147,81 @@ TEST_P(NoLostFrame, SixtySecondsOfRampsUnbrokenAndExact) {
     const std::int64_t seconds = std::getenv("LOCKSTEP_CAPTURE_SECONDS") != nullptr
                                      ? std::atoll(std::getenv("LOCKSTEP_CAPTURE_SECONDS"))
                                      : default_seconds;
-    TestServer server(sync_server());
-    server.use_in_this_process();
-    TempDir dir("capture-nolost");
-    const std::string name = "cap" + std::to_string(channels);
-    // 512 channels move 98 MB/s: a ring of 2 s (196 MB) rides out the disk thread's stalls
-    // on a shared machine (a fresh VM's first touch of page-cache memory, writeback). 256
-    // channels run with the default 0.5 s, whose CPU and memory the test prints.
-    std::vector<std::string> args = {"--channels", std::to_string(channels), "--dir", dir.path()};
-    if (channels > 256) {
-        args.insert(args.end(), {"--buffer", "2"});
-    }
-    CaptureProcess cap(server, name, args);
-    ASSERT_TRUE(cap.wait_ready());
-    RampSource ramp(server, "ramp", channels, to_capture(name, channels));
-    ASSERT_TRUE(start_ramp(ramp, name, channels));
+    // PipeWire 0.3.65 now and then drops a client with hundreds of ports ("JACK server gone
+    // (shutdown)" in the ramp source's log, RTSan build, 512 channels: its links were not
+    // back after 270 s). A run where the server dropped the source or the recorder is taken
+    // again on a fresh server (unless_disturbed: on PipeWire its failures are dropped, on
+    // jackd2 they stand).
+    on_undisturbed_server(sync_server(), [&](TestServer& server) {
+        server.use_in_this_process();
+        TempDir dir("capture-nolost");
 
-    const double cpu0 = cpu_seconds(cap.child->pid());
-    ASSERT_TRUE(cap.peer->send(osc::Message("/capture/start")));
-    ASSERT_TRUE(cap.wait_frames(seconds * 48000, std::chrono::seconds(seconds * 3 + 60)));
-    const std::string rss = proc_field(cap.child->pid(), "VmRSS");
-    const std::string hwm = proc_field(cap.child->pid(), "RssAnon") + " private, " +
-                            proc_field(cap.child->pid(), "RssShmem") + " JACK shm";
-    ASSERT_TRUE(cap.peer->send(osc::Message("/capture/stop")));
-    ASSERT_TRUE(cap.child->wait_for_output("frames from frame", generous)) << cap.child->output();
-    const double cpu = cpu_seconds(cap.child->pid()) - cpu0;
-    const auto status = cap.status();
-    ASSERT_TRUE(status);
-    EXPECT_EQ(status->args[3].i(), 0) << "overruns; the recorder said:\n"
-                                      << cap.child->output().substr(0, 4000);
+        const std::string name = "cap" + std::to_string(channels);
+        // 512 channels move 98 MB/s: a ring of 2 s (196 MB) rides out the disk thread's stalls
+        // on a shared machine (a fresh VM's first touch of page-cache memory, writeback). 256
+        // channels run with the default 0.5 s, whose CPU and memory the test prints.
+        std::vector<std::string> args = {"--channels", std::to_string(channels), "--dir",
+                                         dir.path()};
+        if (channels > 256) {
+            args.insert(args.end(), {"--buffer", "2"});
+        }
+        CaptureProcess cap(server, name, args);
+        std::optional<RampSource> ramp;
+        return unless_disturbed(
+            server.backend(),
+            [&] {
+                ASSERT_TRUE(cap.wait_ready());
+                ramp.emplace(server, "ramp", channels, to_capture(name, channels));
+                ASSERT_TRUE(start_ramp(*ramp, name, channels));
 
-    const auto files = takes_in(dir.path());
-    ASSERT_EQ(files.size(), 1U);
-    const Take t = open_take(files[0]);
-    ASSERT_TRUE(t.ok) << t.error;
-    const std::int64_t start = cap.logged("take 1 starts at frame ([0-9]+)");
-    const std::int64_t end = cap.logged("take 1 ends before frame ([0-9]+)");
-    const std::int64_t logged_frames = cap.logged("take [^:\\n]+: ([0-9]+) frames from frame");
-    EXPECT_EQ(static_cast<std::int64_t>(t.time_reference), start);
-    EXPECT_EQ(t.info.frames, end - start) << "length exact";
-    EXPECT_EQ(t.info.frames, logged_frames);
-    EXPECT_GE(t.info.frames, seconds * 48000);
-    EXPECT_EQ(t.info.channels, static_cast<int>(channels));
-    std::int64_t checked = 0;
-    if (expect_ramp(check_ramp(files[0], start, checked))) {
-        EXPECT_EQ(checked, t.info.frames);
-    }
-    const auto j = ramp.client().stats();
-    std::printf("capture %u channels, %lld frames (%s): recorder CPU %.1f s over the take "
-                "(%.0f%% of one core), VmRSS %s (%s); server xruns seen by the ramp "
-                "client: %llu; format %s\n",
-                channels, static_cast<long long>(t.info.frames),
-                (t.info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_RF64 ? "RF64" : "RIFF", cpu,
-                100.0 * cpu / (static_cast<double>(t.info.frames) / 48000.0), rss.c_str(),
-                hwm.c_str(), static_cast<unsigned long long>(j.xruns),
-                (t.info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_RF64 ? "rf64" : "wav");
-    ramp.client().stop();
-    EXPECT_EQ(cap.child->terminate(), 0);
+                const double cpu0 = cpu_seconds(cap.child->pid());
+                ASSERT_TRUE(cap.peer->send(osc::Message("/capture/start")));
+                ASSERT_TRUE(
+                    cap.wait_frames(seconds * 48000, std::chrono::seconds(seconds * 3 + 60)));
+                const std::string rss = proc_field(cap.child->pid(), "VmRSS");
+                const std::string hwm = proc_field(cap.child->pid(), "RssAnon") + " private, " +
+                                        proc_field(cap.child->pid(), "RssShmem") + " JACK shm";
+                ASSERT_TRUE(cap.peer->send(osc::Message("/capture/stop")));
+                ASSERT_TRUE(cap.child->wait_for_output("frames from frame", generous))
+                    << cap.child->output();
+                const double cpu = cpu_seconds(cap.child->pid()) - cpu0;
+                const auto status = cap.status();
+                ASSERT_TRUE(status);
+                EXPECT_EQ(status->args[3].i(), 0) << "overruns; the recorder said:\n"
+                                                  << cap.child->output().substr(0, 4000);
+
+                const auto files = takes_in(dir.path());
+                ASSERT_EQ(files.size(), 1U);
+                const Take t = open_take(files[0]);
+                ASSERT_TRUE(t.ok) << t.error;
+                const std::int64_t start = cap.logged("take 1 starts at frame ([0-9]+)");
+                const std::int64_t end = cap.logged("take 1 ends before frame ([0-9]+)");
+                const std::int64_t logged_frames =
+                    cap.logged("take [^:\\n]+: ([0-9]+) frames from frame");
+                EXPECT_EQ(static_cast<std::int64_t>(t.time_reference), start);
+                EXPECT_EQ(t.info.frames, end - start) << "length exact";
+                EXPECT_EQ(t.info.frames, logged_frames);
+                EXPECT_GE(t.info.frames, seconds * 48000);
+                EXPECT_EQ(t.info.channels, static_cast<int>(channels));
+                std::int64_t checked = 0;
+                if (expect_ramp(check_ramp(files[0], start, checked))) {
+                    EXPECT_EQ(checked, t.info.frames);
+                }
+                const auto j = ramp->client().stats();
+                std::printf(
+                    "capture %u channels, %lld frames (%s): recorder CPU %.1f s over the take "
+                    "(%.0f%% of one core), VmRSS %s (%s); server xruns seen by the ramp "
+                    "client: %llu; format %s\n",
+                    channels, static_cast<long long>(t.info.frames),
+                    (t.info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_RF64 ? "RF64" : "RIFF", cpu,
+                    100.0 * cpu / (static_cast<double>(t.info.frames) / 48000.0), rss.c_str(),
+                    hwm.c_str(), static_cast<unsigned long long>(j.xruns),
+                    (t.info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_RF64 ? "rf64" : "wav");
+                ramp->client().stop();
+                EXPECT_EQ(cap.child->terminate(), 0);
+            },
+            [&] { return losses_of(cap, ramp ? &ramp->client() : nullptr); });
+    });
 }
 
 INSTANTIATE_TEST_SUITE_P(Channels, NoLostFrame, ::testing::Values(256U, 512U));
