@@ -133,13 +133,16 @@ class Rig:
         # and PREFIX/share/systemd/user is one of systemctl --user's own unit directories.
         subprocess.run(["mount", "--bind", dest + self.prefix, self.prefix], check=True)
 
-    def write_config(self):
+    def write_config(self, configs):
         conf = os.path.join(self.home, ".config", "lockstep")
         os.makedirs(conf)
-        with open(os.path.join(conf, "jackd.conf"), "w") as f:
-            f.write("JACK_BACKEND=dummy\nJACK_RATE=48000\nJACK_PERIOD=256\n")
-        with open(os.path.join(conf, "bridge.conf"), "w") as f:
-            f.write("LOCKSTEP_OPTIONS=--device auto\n")  # no box: it searches, still ready
+        files = {"jackd.conf": "JACK_BACKEND=dummy\nJACK_RATE=48000\nJACK_PERIOD=256\n",
+                 # no box: it searches, still ready
+                 "bridge.conf": "LOCKSTEP_OPTIONS=--device auto\n"}
+        files.update(configs)
+        for name, text in files.items():
+            with open(os.path.join(conf, name), "w") as f:
+                f.write(text)
         os.makedirs(self.logs)
         dropins = os.path.join(self.home, ".config", "systemd", "user")
         for unit in UNITS:
@@ -221,10 +224,14 @@ class Rig:
     def dump_logs(self):
         for name in sorted(os.listdir(self.logs)) if os.path.isdir(self.logs) else []:
             text = open(os.path.join(self.logs, name), errors="replace").read()
-            log(f"--- {name} (last 30 lines)\n" + "\n".join(text.splitlines()[-30:]))
+            n = int(os.environ.get("LOCKSTEP_RIG_LOG_LINES", "30"))
+            log(f"--- {name} (last {n} lines)\n" + "\n".join(text.splitlines()[-n:]))
 
 
-def inner(meson, prefix, build):
+def in_rig(meson, prefix, build, body, configs=None):
+    """Runs body(rig, failures) in the namespace (inner side of main()): the installed tree,
+    the test's configs (extra ~/.config/lockstep files: {name: text}), a running user
+    manager; always stops the rig and dumps its logs on failure. Returns the failures."""
     # meson's timeout (or the outer script's) sends SIGTERM: unwind, so `finally` stops the
     # manager. And this is PID 1 of its own PID namespace (main): if it dies anyway, the
     # kernel kills every process of the rig with it.
@@ -236,93 +243,9 @@ def inner(meson, prefix, build):
         rig = Rig(scratch, prefix)
         try:
             rig.namespace_setup(meson, build)
-            rig.write_config()
+            rig.write_config(configs or {})
             rig.start_manager()
-
-            # (a) the rig from the installed units.
-            t0 = time.monotonic()
-            rig.systemctl("enable", "--now", "lockstep.target", check=True)
-            rig.wait("every unit active/running", rig.all_running)
-            ready = time.monotonic() - t0
-            for u in UNITS:
-                log(f"(a) {u}: {rig.show(u, 'ActiveState', 'SubState', 'NRestarts')}")
-            log(f"(a) enable --now lockstep.target to all {len(UNITS)} units READY: {ready:.2f} s")
-            rig.ctl("seq", "play")
-            rig.wait("the seq playing", rig.seq_plays)
-            log("(a) the seq plays (its position moves)")
-
-            # (b) the watchdog restarts a client whose process callback hangs.
-            unit = "lockstep-sampler.service"
-            # %S as this systemd resolves it (252: ~/.config; newer: ~/.local/state).
-            env = rig.show(unit, "Environment")["Environment"].split()
-            hang = [e.split("=", 1)[1] for e in env if e.startswith("LOCKSTEP_TEST_HANG_ONCE=")][0]
-            os.makedirs(os.path.dirname(hang), exist_ok=True)
-            open(hang, "w").close()
-            before = int(rig.show(unit, "NRestarts")["NRestarts"])
-            rig.systemctl("restart", unit, check=True)  # the hook is read at start-up
-            t0 = time.monotonic()
-            pid = rig.show(unit, "MainPID")["MainPID"]
-            if os.path.exists(hang):
-                failures.append("(b) the sampler did not take the hang file")
-            results = set()
-            timeline = []  # (seconds since the restart, SubState, Result) at each change
-
-            def restarted():
-                p = rig.show(unit, "NRestarts", "Result", "MainPID", "ActiveState", "SubState")
-                results.add(p.get("Result"))
-                seen = (p.get("SubState"), p.get("Result"))
-                if not timeline or timeline[-1][1:] != seen:
-                    timeline.append((time.monotonic() - t0, *seen))
-                return (int(p["NRestarts"]) > before and p["MainPID"] != pid
-                        and p["ActiveState"] == "active" and p["SubState"] == "running")
-            rig.wait("the watchdog's restart of the hung sampler", restarted, poll=0.1)
-            took = time.monotonic() - t0
-            after = int(rig.show(unit, "NRestarts")["NRestarts"])
-            log(f"(b) hung sampler (pid {pid}) restarted: NRestarts {before} -> {after}, "
-                f"{took:.2f} s after its start (hang after 200 cycles, WatchdogSec=10s, "
-                f"SIGTERM, RestartSec=2s); SubState/Result: "
-                + ", ".join(f"{t:.2f} s {sub}/{res}" for t, sub, res in timeline))
-            if "watchdog" not in results:
-                failures.append(f"(b) no Result=watchdog seen: {sorted(results)}")
-            # Runs normally now: answers, and still has this PID after (c) below.
-            new_pid = rig.show(unit, "MainPID")["MainPID"]
-            rig.wait("the restarted sampler answering OSC",
-                     lambda: rig.ctl("sampler", "ping").returncode == 0)
-            armed = open(os.path.join(rig.logs, unit + ".log"), errors="replace").read()
-            if armed.count("test hook:") != 1:
-                failures.append(f"(b) the hang hook was armed {armed.count('test hook:')} "
-                                "times, not once")
-
-            # (c) kill -9 of jackd's main PID.
-            rig.wait("the seq playing", rig.seq_plays)
-            jack = rig.show("lockstep-jackd.service", "MainPID", "NRestarts")
-            base = {role: rig.reconnects(role) for role in RECONNECTS}
-            if None in base.values():
-                raise RuntimeError(f"a client's reconnect counter is not in its /query: {base}")
-            t0 = time.monotonic()
-            os.kill(int(jack["MainPID"]), signal.SIGKILL)
-
-            def recovered():
-                # Every client back on the new server: its own reconnect counter moved.
-                p = rig.show("lockstep-jackd.service", "MainPID", "NRestarts")
-                return (p["MainPID"] not in ("0", jack["MainPID"])
-                        and int(p["NRestarts"]) > int(jack["NRestarts"])
-                        and rig.all_running()
-                        and all((rig.reconnects(r) or 0) > base[r] for r in RECONNECTS)
-                        and rig.seq_plays() and not rig.failed_units())
-            rig.wait("the rig back and playing after kill -9 of jackd", recovered, poll=0.05)
-            recovery = time.monotonic() - t0
-            log(f"(c) JACK reconnects before the kill {base}, after "
-                f"{ {r: rig.reconnects(r) for r in RECONNECTS} }")
-            log(f"(c) kill -9 jackd (pid {jack['MainPID']}): jackd restarted, every unit "
-                f"active/running, the seq playing, no failed unit after {recovery:.2f} s")
-            for u in UNITS:
-                log(f"(c) {u}: {rig.show(u, 'ActiveState', 'SubState', 'NRestarts')}")
-            log(f"(c) recovery {recovery:.2f} s: "
-                + (f"within the issue's {RECOVERY_LIMIT} s" if recovery <= RECOVERY_LIMIT
-                   else f"OVER the issue's {RECOVERY_LIMIT} s (wall clock: printed, not asserted)"))
-            if rig.show(unit, "MainPID")["MainPID"] != new_pid:
-                failures.append("(b) the restarted sampler did not stay up")
+            body(rig, failures)
         except Exception as e:  # noqa: BLE001 (any failure: report, dump logs, clean up)
             failures.append(f"{type(e).__name__}: {e}")
         finally:
@@ -332,11 +255,105 @@ def inner(meson, prefix, build):
     return failures
 
 
-def main():
+def inner(meson, prefix, build):
+    return in_rig(meson, prefix, build, must_show_2)
+
+
+def must_show_2(rig, failures):
+    # (a) the rig from the installed units.
+    t0 = time.monotonic()
+    rig.systemctl("enable", "--now", "lockstep.target", check=True)
+    rig.wait("every unit active/running", rig.all_running)
+    ready = time.monotonic() - t0
+    for u in UNITS:
+        log(f"(a) {u}: {rig.show(u, 'ActiveState', 'SubState', 'NRestarts')}")
+    log(f"(a) enable --now lockstep.target to all {len(UNITS)} units READY: {ready:.2f} s")
+    rig.ctl("seq", "play")
+    rig.wait("the seq playing", rig.seq_plays)
+    log("(a) the seq plays (its position moves)")
+
+    # (b) the watchdog restarts a client whose process callback hangs.
+    unit = "lockstep-sampler.service"
+    # %S as this systemd resolves it (252: ~/.config; newer: ~/.local/state).
+    env = rig.show(unit, "Environment")["Environment"].split()
+    hang = [e.split("=", 1)[1] for e in env if e.startswith("LOCKSTEP_TEST_HANG_ONCE=")][0]
+    os.makedirs(os.path.dirname(hang), exist_ok=True)
+    open(hang, "w").close()
+    before = int(rig.show(unit, "NRestarts")["NRestarts"])
+    rig.systemctl("restart", unit, check=True)  # the hook is read at start-up
+    t0 = time.monotonic()
+    pid = rig.show(unit, "MainPID")["MainPID"]
+    if os.path.exists(hang):
+        failures.append("(b) the sampler did not take the hang file")
+    results = set()
+    timeline = []  # (seconds since the restart, SubState, Result) at each change
+
+    def restarted():
+        p = rig.show(unit, "NRestarts", "Result", "MainPID", "ActiveState", "SubState")
+        results.add(p.get("Result"))
+        seen = (p.get("SubState"), p.get("Result"))
+        if not timeline or timeline[-1][1:] != seen:
+            timeline.append((time.monotonic() - t0, *seen))
+        return (int(p["NRestarts"]) > before and p["MainPID"] != pid
+                and p["ActiveState"] == "active" and p["SubState"] == "running")
+    rig.wait("the watchdog's restart of the hung sampler", restarted, poll=0.1)
+    took = time.monotonic() - t0
+    after = int(rig.show(unit, "NRestarts")["NRestarts"])
+    log(f"(b) hung sampler (pid {pid}) restarted: NRestarts {before} -> {after}, "
+        f"{took:.2f} s after its start (hang after 200 cycles, WatchdogSec=10s, "
+        f"SIGTERM, RestartSec=2s); SubState/Result: "
+        + ", ".join(f"{t:.2f} s {sub}/{res}" for t, sub, res in timeline))
+    if "watchdog" not in results:
+        failures.append(f"(b) no Result=watchdog seen: {sorted(results)}")
+    # Runs normally now: answers, and still has this PID after (c) below.
+    new_pid = rig.show(unit, "MainPID")["MainPID"]
+    rig.wait("the restarted sampler answering OSC",
+             lambda: rig.ctl("sampler", "ping").returncode == 0)
+    armed = open(os.path.join(rig.logs, unit + ".log"), errors="replace").read()
+    if armed.count("test hook:") != 1:
+        failures.append(f"(b) the hang hook was armed {armed.count('test hook:')} "
+                        "times, not once")
+
+    # (c) kill -9 of jackd's main PID.
+    rig.wait("the seq playing", rig.seq_plays)
+    jack = rig.show("lockstep-jackd.service", "MainPID", "NRestarts")
+    base = {role: rig.reconnects(role) for role in RECONNECTS}
+    if None in base.values():
+        raise RuntimeError(f"a client's reconnect counter is not in its /query: {base}")
+    t0 = time.monotonic()
+    os.kill(int(jack["MainPID"]), signal.SIGKILL)
+
+    def recovered():
+        # Every client back on the new server: its own reconnect counter moved.
+        p = rig.show("lockstep-jackd.service", "MainPID", "NRestarts")
+        return (p["MainPID"] not in ("0", jack["MainPID"])
+                and int(p["NRestarts"]) > int(jack["NRestarts"])
+                and rig.all_running()
+                and all((rig.reconnects(r) or 0) > base[r] for r in RECONNECTS)
+                and rig.seq_plays() and not rig.failed_units())
+    rig.wait("the rig back and playing after kill -9 of jackd", recovered, poll=0.05)
+    recovery = time.monotonic() - t0
+    log(f"(c) JACK reconnects before the kill {base}, after "
+        f"{ {r: rig.reconnects(r) for r in RECONNECTS} }")
+    log(f"(c) kill -9 jackd (pid {jack['MainPID']}): jackd restarted, every unit "
+        f"active/running, the seq playing, no failed unit after {recovery:.2f} s")
+    for u in UNITS:
+        log(f"(c) {u}: {rig.show(u, 'ActiveState', 'SubState', 'NRestarts')}")
+    log(f"(c) recovery {recovery:.2f} s: "
+        + (f"within the issue's {RECOVERY_LIMIT} s" if recovery <= RECOVERY_LIMIT
+           else f"OVER the issue's {RECOVERY_LIMIT} s (wall clock: printed, not asserted)"))
+    if rig.show(unit, "MainPID")["MainPID"] != new_pid:
+        failures.append("(b) the restarted sampler did not stay up")
+
+
+def main(inner_fn=inner, script=__file__, limit=540):
+    """Runs `script MESON PREFIX --inner` (whose inner_fn(meson, prefix, build) returns the
+    failures) in private namespaces; the whole run is killed past `limit` seconds (keep it
+    below meson's timeout for the test)."""
     meson, prefix = sys.argv[1:3]
     build = os.environ["LOCKSTEP_BUILD_ROOT"]
     if len(sys.argv) > 3 and sys.argv[3] == "--inner":
-        return units_common.report(inner(meson, prefix, build))
+        return units_common.report(inner_fn(meson, prefix, build))
     why = None
     if os.geteuid() != 0:
         why = "needs root (unshare -mnpf, mounts)"
@@ -356,16 +373,16 @@ def main():
     # Its own PID namespace (-pf, --mount-proc): the inner script is its PID 1, so when it
     # ends, however it ends, the kernel ends the user manager and every unit with it.
     # --kill-child=SIGTERM: when unshare dies, the inner script is sent SIGTERM and stops
-    # the rig itself. On SIGTERM (meson's timeout) or past 540 s (below meson's 600), this
-    # script kills unshare.
+    # the rig itself. On SIGTERM (meson's timeout) or past `limit` (below meson's timeout),
+    # this script kills unshare.
     cmd = ["unshare", "-mnpf", "--mount-proc", "--kill-child=SIGTERM", "--propagation",
-           "private", sys.executable, os.path.abspath(__file__), meson, prefix, "--inner"]
+           "private", sys.executable, os.path.abspath(script), meson, prefix, "--inner"]
     proc = subprocess.Popen(cmd)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("SIGTERM"))
     try:
-        return proc.wait(timeout=540)
+        return proc.wait(timeout=limit)
     except subprocess.TimeoutExpired:
-        print("FAIL: the rig test ran past 540 s")
+        print(f"FAIL: the rig test ran past {limit} s")
         return 1
     finally:
         if proc.poll() is None:
