@@ -32,6 +32,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <filesystem>
 #include <iostream>
@@ -280,7 +281,15 @@ int run(int argc, char** argv) {
     service::notify::Watchdog watchdog;
     std::uint32_t rate = 0; // JACK's rate the loader was last told
     bool restored = false;
-    bool settled = false; // restored, and every restoring request done (NSM's dirty flag)
+    // Every restoring request done: before that, a save would write a half-restored kit
+    // over the file.
+    bool restore_done = false;
+    // No request of ours queued or running: what is loaded is what the file holds (NSM's
+    // dirty flag starts from here; a kit reload at a new rate is no unsaved change).
+    bool settled = false;
+    // Requests of ours that Control's queue (256) has not taken yet: a state holds up to
+    // 128 slots with 7 requests each; they go in as the loader makes room, in order.
+    std::deque<sampler::Request> to_submit;
     std::uint64_t saved_revision = control.revision();
     std::uint64_t seen_revision = saved_revision;
     auto changed_at = std::chrono::steady_clock::now();
@@ -328,18 +337,24 @@ int run(int argc, char** argv) {
             r.kind = sampler::Request::Kind::rate;
             r.value = rate;
             r.osc_path = "rate";
-            control.submit(std::move(r));
+            to_submit.push_front(std::move(r)); // before any restoring request still waiting
             if (!restored) {
                 restored = true;
                 for (auto& req : restore_requests(state)) {
-                    control.submit(std::move(req));
+                    to_submit.push_back(std::move(req));
                 }
             }
         }
+        while (!to_submit.empty() && control.submit(to_submit.front())) {
+            to_submit.pop_front();
+        }
+        if (restored && to_submit.empty() && control.idle()) {
+            restore_done = true;
+        }
 
         if (nsm) { // the session manager says when to save
-            if (restored && !settled && control.idle()) {
-                settled = true; // what is loaded now is what the session's file holds
+            if (restore_done && !settled && to_submit.empty() && control.idle()) {
+                settled = true;
                 saved_revision = control.revision();
             }
             if (!open_answered && (settled || std::chrono::steady_clock::now() >= open_deadline)) {
@@ -366,7 +381,7 @@ int run(int argc, char** argv) {
             seen_revision = revision;
             changed_at = now;
         }
-        if (restored && revision != saved_revision && now - changed_at >= save_quiet &&
+        if (restore_done && revision != saved_revision && now - changed_at >= save_quiet &&
             now >= next_retry) {
             save();
             if (save_failed) {
@@ -378,7 +393,7 @@ int run(int argc, char** argv) {
     service::notify::stopping();
     control.stop(); // a load under way finishes first
     // Under a session manager a SIGTERM quits without saving (the NSM API).
-    if (!nsm && restored && control.revision() != saved_revision) {
+    if (!nsm && restore_done && control.revision() != saved_revision) {
         save();
     }
     client.stop();

@@ -291,6 +291,74 @@ TEST(SamplerService, StateFileBringsTheKitBackAndACorruptOneIsKeptAside) {
     }
 }
 
+// A state with every slot set, 896 restoring requests (seven per slot), is more than the
+// loader's queue holds (256): it comes back whole, and no save writes a half-restored kit
+// over the file meanwhile (a SIGTERM right after start-up saves only a settled kit).
+TEST(SamplerService, AFullStateComesBackWhole) {
+    TestServer server;
+    TempDir dir;
+    const std::string d = dir.path();
+    write_float_wav(d + "/hit.wav", std::vector<float>(480, 0.5F));
+    const std::string state = d + "/sampler.json";
+    std::string slots;
+    for (int i = 0; i < 128; ++i) {
+        slots += std::string(i == 0 ? "" : ",") + "{\"slot\": " + std::to_string(i) +
+                 ", \"path\": \"" + d + "/hit.wav\", \"gain_db\": -1.5, \"pan\": 25, " +
+                 "\"tune\": 100, \"choke\": 2, \"one_shot\": false, \"output\": 1}";
+    }
+    const std::string text = "{\"format\": \"sampler-state\", \"version\": 1, \"data\": "
+                             "{\"kit\": \"\", \"slots\": [" +
+                             slots + "]}}";
+    write_text(state, text);
+    const auto occurrences = [](const std::string& hay, const std::string& needle) {
+        std::size_t n = 0;
+        for (auto at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) {
+            ++n;
+        }
+        return n;
+    };
+    {
+        SamplerProcess sampler(server, "full1", {"--state", state, "--group-outs", "1"});
+        ASSERT_TRUE(sampler.wait_ready());
+        OscPeer osc(sampler.port());
+        // One change once everything is loaded: the save that follows writes the whole view.
+        // (/query cannot show it: 900 one-message replies overflow a UDP socket's buffer.)
+        EXPECT_TRUE(wait_until(
+            [&] {
+                const auto s = status(osc);
+                return s && s->args[0].s() == "idle" &&
+                       occurrences(sampler.output(), "/hit.wav") == 128;
+            },
+            generous))
+            << sampler.output();
+        const auto r = request(osc, Message("/sampler/gain", {Arg::int32(0), Arg::float32(-3)}),
+                               "/sampler/gain");
+        ASSERT_TRUE(r && r->path == "/sampler/gain") << describe(r);
+        EXPECT_TRUE(
+            wait_until([&] { return read_all(state).find("-3") != std::string::npos; }, generous));
+        const std::string saved = read_all(state);
+        EXPECT_EQ(occurrences(saved, "\"slot\":"), 128U) << saved;
+        EXPECT_EQ(occurrences(saved, "/hit.wav\""), 128U);
+        EXPECT_EQ(occurrences(saved, "\"gain_db\": -1.5"), 127U);
+        EXPECT_EQ(occurrences(saved, "\"tune\": 100"), 128U);
+        EXPECT_EQ(occurrences(saved, "\"choke\": 2"), 128U);
+        EXPECT_EQ(occurrences(saved, "\"one_shot\": false"), 128U);
+        EXPECT_EQ(occurrences(saved, "\"output\": 1"), 128U);
+        EXPECT_EQ(sampler.process().terminate(), 0) << sampler.output();
+    }
+    {
+        // Restored again and not changed: SIGTERM leaves the file as it was.
+        const std::string before = read_all(state);
+        SamplerProcess sampler(server, "full2", {"--state", state, "--group-outs", "1"});
+        ASSERT_TRUE(sampler.wait_ready());
+        EXPECT_TRUE(
+            wait_until([&] { return occurrences(sampler.output(), "/hit.wav") == 128; }, generous))
+            << sampler.output();
+        EXPECT_EQ(sampler.process().terminate(), 0) << sampler.output();
+        EXPECT_EQ(read_all(state), before);
+    }
+}
+
 TEST(SamplerService, RunsWithStdinClosedAndStopsOnSigterm) {
     TestServer server;
     TempDir dir;
