@@ -324,12 +324,18 @@ def settle(rig, chaos):
         rig.wait(f"{role} answering /ping", lambda: chaos.ctl(role, "ping").returncode == 0)
 
 
+# What each client's main() logs, once, when its JACK client cannot start (it then exits 3).
+NO_SERVER = {"seq": "seq: cannot start the JACK client",
+             "sampler": "sampler: cannot start the JACK client",
+             "capture": "lockstep-capture: cannot connect to the JACK server",
+             "bridge": "lockstep-bridge: cannot connect to the JACK server"}
+
+
 def no_server_starts(rig, role):
-    """Start-ups of the client that found no JACK server (status 0x11: JackServerFailed),
-    from its unit's log."""
+    """Start-ups of the client that could not start its JACK client (the server was down,
+    or went down between the open and the activation), from its unit's log."""
     with open(os.path.join(rig.logs, UNIT[role] + ".log"), errors="replace") as f:
-        return sum("cannot open JACK client on server" in line and "status 0x11" in line
-                   for line in f)
+        return sum(NO_SERVER[role] in line for line in f)
 
 
 def state_file(rig, role):
@@ -461,7 +467,8 @@ def body(rig, failures):
     # finds no server, says so and exits 3; systemd starts it again 2 s later. Those exits
     # are counted from the client's log; any other restart is a failure.
     no_server = {r: no_server_starts(rig, r) for r in ROLES} | {"jackd": 0}
-    log(f"after: starts that found no JACK server (exit 3, restarted) {no_server}")
+    log(f"after: starts whose JACK client could not start: the server was down (exit 3, "
+        f"restarted) {no_server}")
     for r in UNIT:
         if restarts[r] != chaos.kills[r] + no_server[r]:
             failures.append(f"{UNIT[r]}: {restarts[r]} restarts for {chaos.kills[r]} SIGKILLs "
