@@ -173,6 +173,8 @@ struct Endpoint::Impl {
     void bind_socket();
     int fd_for(int family);
     void send(const SocketAddress& to, const Message& message);
+    void send_bytes(const SocketAddress& to, std::span<const std::uint8_t> bytes,
+                    const std::string& what);
     void send_error(const SocketAddress& to, std::string_view path, std::string_view reason);
     void register_method(std::string path, std::string types, std::vector<Constraint> c,
                          Handler handler);
@@ -249,18 +251,23 @@ int Endpoint::Impl::fd_for(int family) {
 }
 
 void Endpoint::Impl::send(const SocketAddress& to, const Message& message) {
+    send_bytes(to, encode(message), message.path);
+}
+
+// `what` names the packet in the log line of a failure.
+void Endpoint::Impl::send_bytes(const SocketAddress& to, std::span<const std::uint8_t> bytes,
+                                const std::string& what) {
     if (to.empty() || to.unnamed()) {
         counters.send_failures.fetch_add(1, std::memory_order_relaxed);
         return;
     }
-    const std::vector<std::uint8_t> bytes = encode(message);
     const int out = fd_for(to.family());
     if (out < 0 || ::sendto(out, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL, to.get(),
                             to.size()) < 0) {
         const int err = errno;
         counters.send_failures.fetch_add(1, std::memory_order_relaxed);
-        complain(send_log, format("cannot send %s to %s: %s", message.path.c_str(),
-                                  to.to_string().c_str(), std::strerror(err)));
+        complain(send_log, format("cannot send %s to %s: %s", what.c_str(), to.to_string().c_str(),
+                                  std::strerror(err)));
     }
 }
 
@@ -369,7 +376,10 @@ void Endpoint::Impl::add_builtins() {
         register_method("/query", types, {}, [this](const Message& m, Context& ctx) {
             SocketAddress target;
             if (retarget(ctx, m, target) && query) {
+                ctx.gather_ = true;
                 query(ctx);
+                ctx.flush_replies();
+                ctx.gather_ = false;
             }
         });
     }
@@ -702,8 +712,34 @@ void Endpoint::send_error(const SocketAddress& to, std::string_view path, std::s
     impl_->send_error(to, path, reason);
 }
 
+void Endpoint::send_bytes(const SocketAddress& to, std::span<const std::uint8_t> bytes,
+                          const std::string& what) {
+    impl_->send_bytes(to, bytes, what);
+}
+
 void Context::reply(const Message& message) {
-    endpoint_->send(*target_, message);
+    if (!gather_) {
+        endpoint_->send(*target_, message);
+        return;
+    }
+    constexpr std::size_t bundle_header = 16; // "#bundle\0" + timetag
+    std::vector<std::uint8_t> bytes = encode(message);
+    if (!replies_.empty() &&
+        bundle_header + replies_bytes_ + 4 + bytes.size() > query_bundle_bytes) {
+        flush_replies();
+    }
+    replies_bytes_ += 4 + bytes.size(); // size prefix + message
+    replies_.push_back(std::move(bytes));
+}
+
+void Context::flush_replies() {
+    if (replies_.size() == 1) { // alone: a bare message, as before
+        endpoint_->send_bytes(*target_, replies_[0], path_ + " reply");
+    } else if (!replies_.empty()) {
+        endpoint_->send_bytes(*target_, encode_bundle(kImmediate, replies_), path_ + " replies");
+    }
+    replies_.clear();
+    replies_bytes_ = 0;
 }
 
 void Context::error(std::string_view reason) {

@@ -62,6 +62,9 @@ public:
     const std::string& path() const noexcept { return path_; }
 
     // Sends `message` to the reply target: the sender, or the URL given to a built-in.
+    // Within /query the replies are gathered into bundles (timetag immediate) of at most
+    // query_bundle_bytes each, in order: hundreds of one-message datagrams at once would
+    // overflow the receiver's socket buffer.
     void reply(const Message& message);
     // Sends /error <path> <reason> to the sender and logs it (rate-limited).
     void error(std::string_view reason);
@@ -71,11 +74,20 @@ private:
     Context(Endpoint& endpoint, const SocketAddress& sender, std::string path)
         : endpoint_(&endpoint), sender_(&sender), target_(&sender), path_(std::move(path)) {}
 
+    void flush_replies();
+
     Endpoint* endpoint_;
     const SocketAddress* sender_;
     const SocketAddress* target_;
     std::string path_;
+    bool gather_ = false; // in /query: reply() gathers into replies_
+    std::vector<std::vector<std::uint8_t>> replies_;
+    std::size_t replies_bytes_ = 0; // of the bundle replies_ would make
 };
+
+// Largest bundle of /query replies: fits one Ethernet frame's UDP payload (1472 bytes), so
+// a tablet on the network gets it unfragmented. A single larger message goes alone.
+inline constexpr std::size_t query_bundle_bytes = 1400;
 
 struct Stats {
     std::uint64_t packets = 0;        // datagrams received
@@ -153,6 +165,8 @@ private:
     friend class Context;
     struct Impl;
     void send(const SocketAddress& to, const Message& message);
+    void send_bytes(const SocketAddress& to, std::span<const std::uint8_t> bytes,
+                    const std::string& what);
     void send_error(const SocketAddress& to, std::string_view path, std::string_view reason);
 
     std::unique_ptr<Impl> impl_;

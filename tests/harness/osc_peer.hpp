@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <optional>
 #include <span>
 #include <string>
@@ -102,8 +103,14 @@ public:
         return send_bytes(bytes);
     }
 
-    // The next message received, or nullopt after `timeout`.
+    // The next message received (bundles are unpacked, in order: /query replies come in
+    // bundles), or nullopt after `timeout`.
     std::optional<osc::Message> receive(std::chrono::milliseconds timeout) {
+        if (!unpacked_.empty()) {
+            osc::Message m = std::move(unpacked_.front());
+            unpacked_.pop_front();
+            return m;
+        }
         pollfd p{fd_, POLLIN, 0};
         if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) {
             return std::nullopt;
@@ -117,6 +124,9 @@ public:
             osc::decode(std::span<const std::uint8_t>(buffer.data(), static_cast<std::size_t>(n)));
         if (!d.ok() || d.elements.empty()) {
             return std::nullopt;
+        }
+        for (std::size_t i = 1; i < d.elements.size(); ++i) {
+            unpacked_.push_back(d.elements[i].message);
         }
         return d.elements[0].message;
     }
@@ -172,6 +182,7 @@ public:
 private:
     int fd_ = -1;
     bool bound_ = false;
+    std::deque<osc::Message> unpacked_; // the rest of the last bundle received
     osc::SocketAddress to_;
 };
 

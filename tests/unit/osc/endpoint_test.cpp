@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <limits>
 #include <mutex>
@@ -70,8 +71,14 @@ public:
     }
     void send(const Message& message, const SocketAddress& to) { send(encode(message), to); }
 
-    // The next message, or nullopt after `timeout`.
+    // The next message (a bundle's messages one by one, in order), or nullopt after
+    // `timeout`.
     std::optional<Message> receive(std::chrono::milliseconds timeout = kTimeout) {
+        if (!unpacked_.empty()) {
+            Message m = std::move(unpacked_.front());
+            unpacked_.pop_front();
+            return m;
+        }
         pollfd p{fd_, POLLIN, 0};
         if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) {
             return std::nullopt;
@@ -81,19 +88,25 @@ public:
         if (n < 0) {
             return std::nullopt;
         }
+        datagrams.push_back(static_cast<std::size_t>(n));
         const Decoded d =
             decode(std::span<const std::uint8_t>(buffer, static_cast<std::size_t>(n)));
         EXPECT_TRUE(d.ok()) << "endpoint sent a malformed packet";
-        if (!d.ok() || d.elements.size() != 1) {
+        if (!d.ok() || d.elements.empty()) {
             return std::nullopt;
+        }
+        for (std::size_t i = 1; i < d.elements.size(); ++i) {
+            unpacked_.push_back(d.elements[i].message);
         }
         return d.elements[0].message;
     }
 
     bool pending() {
         pollfd p{fd_, POLLIN, 0};
-        return ::poll(&p, 1, 0) == 1;
+        return !unpacked_.empty() || ::poll(&p, 1, 0) == 1;
     }
+
+    std::vector<std::size_t> datagrams; // sizes of the datagrams received, in order
 
     SocketAddress address() const {
         sockaddr_storage s{};
@@ -104,6 +117,7 @@ public:
 
 private:
     int fd_ = -1;
+    std::deque<Message> unpacked_;
     bool bound_ = false;
 };
 
@@ -325,6 +339,33 @@ TEST(OscEndpoint, SubscriberListIsBounded) {
     b.send(Message("/subscribe"), ep.local_address());
     expect_error(b, "/subscribe", "subscriber list full");
     EXPECT_EQ(ep.subscriber_count(), 1u);
+}
+
+// A big state (a full sampler or sequencer: hundreds of messages) arrives whole and in
+// order: bundled, each datagram at most query_bundle_bytes, and a UDP socket's default
+// receive buffer is not overrun (one datagram per message lost most of them).
+TEST(OscEndpoint, QueryRepliesComeInBundlesThatFitOneFrame) {
+    Endpoint ep(loopback());
+    constexpr int count = 1000; // a full sampler: 128 slots, 7 messages each
+    ep.on_query([](Context& ctx) {
+        for (int i = 0; i < count; ++i) {
+            ctx.reply(Message("/test/slot", {Arg::int32(i), Arg::string("/samples/hit.wav")}));
+        }
+    });
+    ep.start();
+    Peer a;
+    a.send(Message("/query"), ep.local_address());
+    for (int i = 0; i < count; ++i) {
+        const auto m = a.receive();
+        ASSERT_TRUE(m) << "reply " << i << " of " << count << " lost";
+        ASSERT_EQ(to_string(*m), "/test/slot ,is " + std::to_string(i) + " \"/samples/hit.wav\"");
+    }
+    EXPECT_FALSE(a.pending());
+    EXPECT_LT(a.datagrams.size(), static_cast<std::size_t>(count) / 20);
+    for (const std::size_t n : a.datagrams) {
+        EXPECT_LE(n, query_bundle_bytes);
+    }
+    EXPECT_EQ(ep.stats().send_failures, 0U);
 }
 
 TEST(OscEndpoint, QueryDumpsStateToTheSenderOrTheGivenUrl) {
