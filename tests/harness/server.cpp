@@ -224,6 +224,11 @@ const char* to_string(Backend backend) {
 
 TestServer::TestServer(ServerOptions opts)
     : opts_(opts), name_(unique_name()), dir_("lockstep-server") {
+    if (opts_.backend == Backend::pipewire &&
+        !(opts_.jackd_options.empty() && opts_.jackd_env.empty() && opts_.jackd_driver.empty())) {
+        throw std::logic_error("TestServer: jackd_options, jackd_env and jackd_driver are for "
+                               "jackd servers only");
+    }
     if (opts_.backend == Backend::pipewire) {
         // The socket path (runtime dir + name) must fit in sockaddr_un.
         if (runtime_dir().size() + name_.size() + 2 > 100) {
@@ -266,8 +271,14 @@ std::vector<std::string> TestServer::server_argv() const {
     if (opts_.sync) {
         argv.emplace_back("-S");
     }
-    argv.insert(argv.end(), {"-d", "dummy", "-r", std::to_string(opts_.rate), "-p",
-                             std::to_string(opts_.period)});
+    argv.insert(argv.end(), opts_.jackd_options.begin(), opts_.jackd_options.end());
+    argv.emplace_back("-d");
+    if (!opts_.jackd_driver.empty()) {
+        argv.insert(argv.end(), opts_.jackd_driver.begin(), opts_.jackd_driver.end());
+        return argv;
+    }
+    argv.insert(argv.end(),
+                {"dummy", "-r", std::to_string(opts_.rate), "-p", std::to_string(opts_.period)});
     return argv;
 }
 
@@ -280,6 +291,7 @@ void TestServer::start() {
         env.push_back("XDG_CONFIG_HOME=" + dir() + "/config"); // no user drop-ins
         env.emplace_back("DISPLAY");
     }
+    env.insert(env.end(), opts_.jackd_env.begin(), opts_.jackd_env.end());
     const std::vector<std::string> argv = server_argv();
     const auto deadline = std::chrono::steady_clock::now() + ready_timeout;
     for (;;) {

@@ -37,6 +37,17 @@ struct ServerOptions {
     // runs every node after its inputs, within the driver's cycle, so it always
     // behaves like jackd -S and `sync` changes nothing there.
     bool sync = false;
+    // jackd only: more server options before -d (e.g. {"-I", "netmanager"} to load an
+    // internal client at start) and "K=V" entries for the server's own environment.
+    std::vector<std::string> jackd_options{};
+    std::vector<std::string> jackd_env{};
+    // jackd only: the driver and its options after -d, instead of the dummy driver
+    // ({"dummy", "-r", rate, "-p", period}), e.g. {"net", "-a", "127.0.0.1", ...} for a
+    // netjack2 satellite (whose rate and period are then its master's: `rate` and
+    // `period` only say what the test expects). The server counts as ready once
+    // system:playback_1 exists, so the driver must register playback ports (the net
+    // driver does once its master has answered).
+    std::vector<std::string> jackd_driver{};
 };
 
 // jackd2 allows at most 8 servers per user at once (all test processes together): a

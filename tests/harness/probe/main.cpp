@@ -1,6 +1,8 @@
 // lockstep-probe: a JACK MIDI/audio probe for tests and demos.
 //   lockstep-probe gen --every FRAMES   note-ons on "out" at absolute frames k*FRAMES
 //   lockstep-probe rec                  prints "FRAME STATUS DATA1 DATA2" per event on "in"
+//   lockstep-probe rec --onsets         also "onset FRAME" per onset on "audio_in" (a sample
+//                                       that is not 0 after one that is)
 //   lockstep-probe loop --every FRAMES  gen + rec on its own out->in, prints sent vs received
 // Common: -n/--name, -s/--server, --connect SRC=DST (repeatable), --audio (ramp ports),
 // --wait (wait for a server), --freewheel, --count N (exit after N events).
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
     bool audio = false;
     bool freewheel = false;
     bool quiet = false;
+    bool onsets = false;
     app.add_option("-n,--name", opts.name, "JACK client name")->capture_default_str();
     app.add_option("-s,--server", opts.server, "JACK server name");
     app.add_option("--connect", connects, "connect SRC=DST after activation (repeatable)");
@@ -73,7 +76,10 @@ int main(int argc, char** argv) {
                    "exit 0 after this many events (sent for gen, received otherwise)");
     app.add_flag("-q,--quiet", quiet, "do not print events");
     auto* gen = app.add_subcommand("gen", "send note-ons at absolute frames k*EVERY+PHASE");
-    app.add_subcommand("rec", "print received MIDI: FRAME STATUS DATA1 DATA2");
+    auto* rec = app.add_subcommand("rec", "print received MIDI: FRAME STATUS DATA1 DATA2");
+    rec->add_flag("--onsets", onsets,
+                  "add port audio_in and print \"onset FRAME\" where its signal starts (a "
+                  "sample that is not 0 after one that is)");
     auto* loop = app.add_subcommand("loop", "gen on out, rec on in, connected out->in");
     for (auto* sub : {gen, loop}) {
         sub->add_option("--every", every, "frames between notes")
@@ -98,8 +104,9 @@ int main(int argc, char** argv) {
     const bool generating = gen->parsed() || loop->parsed();
     opts.midi_out = generating;
     opts.midi_in = !gen->parsed();
-    opts.audio_in = audio;
+    opts.audio_in = audio || onsets;
     opts.audio_out = audio;
+    opts.audio_onsets = onsets;
     if (loop->parsed()) {
         opts.connections.push_back({"out", "in"});
     }
@@ -127,6 +134,7 @@ int main(int argc, char** argv) {
     std::deque<test::ProbeEvent> unmatched_sent; // loop: sent, not yet received
     std::size_t sent_seen = 0;
     std::size_t received_seen = 0;
+    std::size_t onsets_seen = 0;
     auto last = probe.client().stats();
     while (g_stop == 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -159,6 +167,11 @@ int main(int argc, char** argv) {
                 }
             } else if (!quiet) {
                 print_event("", r);
+            }
+        }
+        for (; onsets_seen < probe.onsets().size(); ++onsets_seen) {
+            if (!quiet) {
+                std::printf("onset %lld\n", static_cast<long long>(probe.onsets()[onsets_seen]));
             }
         }
         // Sent events that will never come back (server restart in between) go.

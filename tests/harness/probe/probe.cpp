@@ -66,6 +66,7 @@ jack::ClientOptions Probe::client_options(const ProbeOptions& o) {
 Probe::Probe(ProbeOptions options)
     : options_(std::move(options)), received_ring_(options_.capacity),
       sent_ring_(options_.capacity), schedule_ring_(options_.capacity), gap_ring_(1024),
+      onset_ring_(options_.audio_onsets ? options_.capacity : 1),
       client_(client_options(options_), *this) {
     capture_.assign(options_.audio_capture_frames, 0.0F);
     received_.reserve(options_.capacity);
@@ -163,6 +164,10 @@ std::size_t Probe::drain() {
         gaps_.push_back(*g);
         gap_ring_.pop_front();
     }
+    while (const Frame* f = onset_ring_.try_front()) {
+        onsets_.push_back(*f);
+        onset_ring_.pop_front();
+    }
     return n;
 }
 
@@ -189,6 +194,7 @@ void Probe::process(jack::Cycle& c) noexcept {
     record(c);
     check_ramp(c);
     capture(c);
+    find_onsets(c);
     generate(c);
     if (!c.audio_out.empty()) {
         auto out = c.audio_out[0];
@@ -215,6 +221,20 @@ void Probe::record(const jack::Cycle& c) noexcept {
         }
     }
     received_count_.fetch_add(n, std::memory_order_relaxed);
+}
+
+void Probe::find_onsets(const jack::Cycle& c) noexcept {
+    if (!options_.audio_onsets || c.audio_in.empty()) {
+        return;
+    }
+    const auto in = c.audio_in[0];
+    for (std::uint32_t k = 0; k < c.nframes; ++k) {
+        const bool sounding = in[k] != 0.0F;
+        if (sounding && !rt_sounding_ && !onset_ring_.try_push(c.start + k)) {
+            record_overflow_.fetch_add(1, std::memory_order_relaxed);
+        }
+        rt_sounding_ = sounding;
+    }
 }
 
 void Probe::write_out(jack::Cycle& c, std::uint32_t offset, Frame frame,

@@ -48,6 +48,9 @@ struct ProbeOptions {
     bool midi_out = true;   // port "out"
     bool audio_in = false;  // port "audio_in": ramp checker
     bool audio_out = false; // port "audio_out": ramp generator
+    // With audio_in: record the frame of every onset on it, a sample that is not 0 after
+    // one that is (or at the first frame the probe sees, when that one is not 0).
+    bool audio_onsets = false;
     bool wait_for_server = false;
     std::size_t capacity = 1 << 16; // recorded events held until drained; scheduled events
     std::size_t audio_capture_frames = 1 << 18; // longest capture_audio() window
@@ -120,10 +123,13 @@ public:
     const std::vector<ProbeEvent>& received() const { return received_; }
     const std::vector<ProbeEvent>& sent() const { return sent_; }
     const std::vector<ProbeGap>& gaps() const { return gaps_; }
+    // Onsets on audio_in (ProbeOptions::audio_onsets), in frame order.
+    const std::vector<Frame>& onsets() const { return onsets_; }
     void clear() {
         received_.clear();
         sent_.clear();
         gaps_.clear();
+        onsets_.clear();
     }
     ProbeCounters counters() const;
 
@@ -135,6 +141,7 @@ private:
     void generate(jack::Cycle& c) noexcept RT_NONBLOCKING;
     void check_ramp(const jack::Cycle& c) noexcept RT_NONBLOCKING;
     void capture(const jack::Cycle& c) noexcept RT_NONBLOCKING;
+    void find_onsets(const jack::Cycle& c) noexcept RT_NONBLOCKING;
     void write_out(jack::Cycle& c, std::uint32_t offset, Frame frame,
                    std::span<const std::uint8_t> bytes) noexcept RT_NONBLOCKING;
 
@@ -143,9 +150,11 @@ private:
     SpscQueue<ProbeEvent> sent_ring_;
     SpscQueue<ProbeEvent> schedule_ring_;
     SpscQueue<ProbeGap> gap_ring_;
+    SpscQueue<Frame> onset_ring_;
     std::vector<ProbeEvent> received_;
     std::vector<ProbeEvent> sent_;
     std::vector<ProbeGap> gaps_;
+    std::vector<Frame> onsets_;
 
     // Control -> RT settings.
     std::atomic<Frame> every_{0};
@@ -167,6 +176,7 @@ private:
     Frame rt_every_ = 0;
     Frame rt_phase_ = 0;
     Frame rt_prev_end_ = -1;
+    bool rt_sounding_ = false; // the last audio_in sample seen was not 0
 
     // RT -> anyone.
     std::atomic<std::uint64_t> cycles_{0};
