@@ -9,7 +9,8 @@
 // within one period (256 frames, 5.33 ms) between the two and with the peer's beat grid
 // (beat a multiple of 4) before the change and from two bars after it; the change lands
 // exactly on a step boundary in both (the step from there is exactly the new tempo's
-// length); both stop at the peer's stop time. Waits are bounded polls.
+// length); both stop at the peer's stop time. Waits are bounded polls. docs/testing.md
+// says how PipeWire's skipped cycles and Link peers from outside the test are handled.
 
 // Asio (under Link) trips g++ 12's null-dereference analysis after inlining (a false
 // positive): off for this file, before any header.
@@ -56,6 +57,7 @@ struct Mark {
     Frame frame = 0;
     int step = -1; // -1: the stop message
     double link_us = 0;
+    bool suspect = false; // PipeWire: next to cycles the recorder missed (not judged)
 };
 
 // A sequencer on its own server, its `sync` port recorded there by lockstep-probe in a
@@ -167,17 +169,37 @@ struct Side {
     std::size_t consumed = 0;
     bool ready = false;
     std::vector<std::pair<Frame, Frame>> gaps; // frames no cycle of the probe covered
-    // The gaps while the session played (PipeWire skips client cycles now and then).
-    std::string gaps_while_playing() const {
+    // PipeWire skips a client's cycles now and then, and may hand a late client's data to
+    // the next cycle: marks within two periods of the recorder's gaps are suspect (left
+    // out), and the run is disturbed when one that a check needs is (the start, the stop,
+    // the steps around the tempo change) or more than two bar lines are.
+    std::string mark_suspects(double change_us) {
+        for (Mark& m : marks) {
+            for (const auto& [from, to] : gaps) {
+                m.suspect = m.suspect || (m.frame >= from - 2 * Frame{period} &&
+                                          m.frame < to + 2 * Frame{period});
+            }
+        }
         std::string why;
         if (marks.empty()) {
             return why;
         }
-        for (const auto& [from, to] : gaps) {
-            if (to > marks.front().frame - 4 * Frame{period} && from <= marks.back().frame) {
-                why += tag + "-rec skipped [" + std::to_string(from) + "," + std::to_string(to) +
-                       "); ";
+        std::size_t first = 0;
+        while (first < marks.size() && marks[first].link_us < change_us) {
+            ++first;
+        }
+        int bars = 0;
+        bool needed = marks.front().suspect || marks.back().suspect;
+        for (std::size_t i = 0; i < marks.size(); ++i) {
+            bars += (marks[i].suspect && marks[i].step == 0) ? 1 : 0;
+            needed = needed || (marks[i].suspect && i + 1 >= first && i <= first + 5);
+        }
+        if (needed || bars > 2) {
+            why = tag + "-rec skipped cycles next to marks a check needs:";
+            for (const auto& [from, to] : gaps) {
+                why += " [" + std::to_string(from) + "," + std::to_string(to) + ")";
             }
+            why += "; ";
         }
         return why;
     }
@@ -314,7 +336,9 @@ Disturbance attempt() {
     }
     drain();
     const auto after = peer.captureAppSessionState();
-    why.gaps = a.gaps_while_playing() + b.gaps_while_playing();
+    if (backend_from_env() == Backend::pipewire) {
+        why.gaps = a.mark_suspects(change_us) + b.mark_suspects(change_us);
+    }
     for (Side* x : {&a, &b}) {
         const long long jumps = x->counter("frame_jumps"); // the sequencer's skipped cycles
         if (jumps != 0) {
@@ -348,7 +372,7 @@ Disturbance attempt() {
         EXPECT_NEAR(x->marks.back().link_us, static_cast<double>(stop_at.count()), period_us)
             << name;
         for (const Mark& m : x->marks) {
-            if (m.step != 0) {
+            if (m.step != 0 || m.suspect) {
                 continue;
             }
             const bool pre = m.link_us < change_us;
@@ -375,7 +399,7 @@ Disturbance attempt() {
         for (std::size_t i = first; i + 1 < x->marks.size() && i < first + 4; ++i) {
             const Mark& p = x->marks[i];
             const Mark& q = x->marks[i + 1];
-            if (p.step < 0 || q.step != (p.step + 1) % 16) {
+            if (p.step < 0 || q.step != (p.step + 1) % 16 || p.suspect || q.suspect) {
                 continue;
             }
             const Frame len = q.frame - p.frame;
@@ -398,7 +422,7 @@ Disturbance attempt() {
             EXPECT_LE(std::fabs(us - it->second), period_us) << "bar " << bar;
         }
     }
-    EXPECT_GE(compared, 6U);
+    EXPECT_GE(compared, 5U);
     std::printf("bars compared: %zu; worst bar line off the peer's grid %.0f µs, between the "
                 "two %.0f µs (one period: %.0f µs); tempo follows a/b %lld/%lld, phase "
                 "corrections a/b %lld/%lld\n",
