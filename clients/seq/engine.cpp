@@ -223,8 +223,6 @@ struct Engine::Impl {
     bool link_expect_play = false;  // our own start/stop request, until Link shows it
     bool link_expect_play_valid = false;
     Frame link_expect_play_until = 0;
-    Bpm link_bpm; // Link's tempo (to 1/1000 BPM) as last acted on
-    bool link_bpm_valid = false;
     Bpm link_expect_bpm; // our own tempo request, until Link shows it
     bool link_expect_bpm_valid = false;
     Frame link_expect_bpm_until = 0;

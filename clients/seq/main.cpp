@@ -91,7 +91,8 @@ void log_counters(const seq::Engine& engine, const jack::Client& client, const o
         "seq: cycles=%llu notes=%llu midi_refused=%llu feedback_dropped=%llu "
         "tempo_refused=%llu xruns=%llu frame_jumps=%llu reconnects=%llu midi_out_late=%llu "
         "midi_out_overflow=%llu dsp_mean_us=%.1f dsp_max_us=%.1f osc_packets=%llu "
-        "osc_malformed=%llu osc_rejected=%llu osc_late=%llu",
+        "osc_malformed=%llu osc_rejected=%llu osc_late=%llu link_tempo_follows=%llu "
+        "link_phase_corrections=%llu",
         static_cast<unsigned long long>(c.cycles), static_cast<unsigned long long>(c.notes),
         static_cast<unsigned long long>(c.midi_refused),
         static_cast<unsigned long long>(c.feedback_dropped),
@@ -102,7 +103,9 @@ void log_counters(const seq::Engine& engine, const jack::Client& client, const o
         static_cast<unsigned long long>(s.midi_out_overflow),
         static_cast<double>(s.dsp_ns_mean) / 1000.0, static_cast<double>(s.dsp_ns_max) / 1000.0,
         static_cast<unsigned long long>(o.packets), static_cast<unsigned long long>(o.malformed),
-        static_cast<unsigned long long>(o.rejected), static_cast<unsigned long long>(o.late));
+        static_cast<unsigned long long>(o.rejected), static_cast<unsigned long long>(o.late),
+        static_cast<unsigned long long>(c.link_tempo_follows),
+        static_cast<unsigned long long>(c.link_phase_corrections));
 }
 
 int run(int argc, char** argv) {
