@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -30,9 +32,7 @@ struct Request {
 // A Link session with one other peer (the test). beat(t) = b0 + (t - t0) * bpm / 60e6.
 class FakeLink final : public LinkSession {
 public:
-    FakeLink(double bpm, double t0, double b0) : live_{bpm, t0, b0, false, 0} {
-        requests_.reserve(64); // the engine's requests never allocate on the audio thread
-    }
+    FakeLink(double bpm, double t0, double b0) : live_{bpm, t0, b0, false, 0} {}
 
     // The other peer (or the control thread committing the engine's requests).
     void set_tempo(double bpm, double at) {
@@ -45,15 +45,16 @@ public:
         live_.playing_at = at;
     }
     void commit_requests() {
-        for (const Request& r : requests_) {
+        for (std::size_t i = 0; i < n_requests_; ++i) {
+            const Request& r = requests_[i];
             if (r.tempo) {
                 set_tempo(r.bpm, static_cast<double>(r.usecs));
             } else {
                 set_playing(r.playing, static_cast<double>(r.usecs));
             }
+            committed_.push_back(r);
         }
-        committed_.insert(committed_.end(), requests_.begin(), requests_.end());
-        requests_.clear();
+        n_requests_ = 0;
     }
     const std::vector<Request>& committed() const { return committed_; }
     double time_at(double b) const { return live_.t0 + (b - live_.b0) * 60e6 / live_.bpm; }
@@ -71,14 +72,15 @@ public:
     double usecs_at_beat(double b) const noexcept RT_NONBLOCKING override {
         return snap_.t0 + (b - snap_.b0) * 60e6 / snap_.bpm;
     }
+    // Fixed storage: the engine's requests never allocate on the audio thread.
     void request_tempo(double bpm, std::int64_t usecs) noexcept RT_NONBLOCKING override {
-        if (requests_.size() < requests_.capacity()) {
-            requests_.push_back(Request{true, false, bpm, usecs});
+        if (n_requests_ < requests_.size()) {
+            requests_[n_requests_++] = Request{true, false, bpm, usecs};
         }
     }
     void request_playing(bool on, std::int64_t usecs) noexcept RT_NONBLOCKING override {
-        if (requests_.size() < requests_.capacity()) {
-            requests_.push_back(Request{false, on, 0, usecs});
+        if (n_requests_ < requests_.size()) {
+            requests_[n_requests_++] = Request{false, on, 0, usecs};
         }
     }
 
@@ -95,7 +97,8 @@ private:
     }
     Grid live_;
     Grid snap_ = live_;
-    std::vector<Request> requests_;
+    std::array<Request, 64> requests_{};
+    std::size_t n_requests_ = 0;
     std::vector<Request> committed_;
 };
 
