@@ -20,6 +20,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -43,6 +45,9 @@ constexpr std::uint8_t sysex_id = 0x7D;
 constexpr std::int64_t clock_ppqn = 24;
 constexpr std::int64_t bbt_ticks = 1920;
 constexpr std::int64_t beats_per_bar = 4;
+// Link phase lock: how far (seconds) a step boundary may be off Link's grid before the
+// next step is nudged back onto it.
+constexpr double link_tolerance_s = 0.001;
 
 // A pending note-on or note-off. The heap holds small entries (frame, order key, index);
 // the events themselves stay put in a pool.
@@ -104,10 +109,23 @@ inline bool held_before(const Held& a, const Held& b) noexcept RT_NONBLOCKING {
     return a.serial < b.serial;
 }
 
+// What made a tempo change, and what it tells Link.
+enum class TempoKind : std::uint8_t {
+    plain,      // /seq/tempo, or a Link tempo followed (Link already knows)
+    lead_at,    // /seq/tempo/at with --link: committed to Link when it is reached
+    correction, // Link phase lock: a one-step nudge (replaced by any other change)
+};
+
 struct TempoEntry {
     Position pos;
     Bpm bpm;
+    TempoKind kind = TempoKind::plain;
 };
+
+// Where a tempo message came from (docs/seq.md, "Ableton Link").
+enum class TempoOrigin : std::uint8_t { local, link, correction };
+
+constexpr Frame no_frame = std::numeric_limits<Frame>::max();
 
 // One pattern instance as the scheduler plays it. Shape and swing are read when the
 // instance begins; steps are read one by one as they come due.
@@ -196,6 +214,21 @@ struct Engine::Impl {
     bool t_prev_rolling = false;
     std::uint32_t t_expected = 0;
     bool start_refused = false;
+
+    // Ableton Link (opt.link): start/stop sync, tempo and phase (docs/seq.md).
+    bool link_start_pending = false; // playing starts when Link reaches link_start_beat
+    double link_start_beat = 0;
+    Position link_start_pos;        // the position that lands there
+    bool link_seen_playing = false; // Link's start/stop state as last acted on
+    bool link_expect_play = false;  // our own start/stop request, until Link shows it
+    bool link_expect_play_valid = false;
+    Frame link_expect_play_until = 0;
+    Bpm link_expect_bpm; // our own tempo request, until Link shows it
+    bool link_expect_bpm_valid = false;
+    Frame link_expect_bpm_until = 0;
+    Frame link_stop_frame = no_frame; // Link stopped: the frame the seq stops at
+    std::atomic<std::uint64_t> n_link_follows{0};
+    std::atomic<std::uint64_t> n_link_corrections{0};
 
     std::uint8_t st_pattern = 0;
     std::uint8_t st_step = 0;
@@ -463,11 +496,13 @@ struct Engine::Impl {
 
     bool map_live() const noexcept RT_NONBLOCKING { return rate != 0 && (playing || following()); }
 
-    void tempo_message(const ToEngine& msg, Frame f) noexcept RT_NONBLOCKING {
+    void tempo_message(const ToEngine& msg, Frame f,
+                       TempoOrigin origin = TempoOrigin::local) noexcept RT_NONBLOCKING {
         if (!valid_bpm(msg.bpm)) {
             refuse_tempo(f, Reason::bad_tempo, msg.position, msg.bpm);
             return;
         }
+        const bool lead = origin == TempoOrigin::local && link_live();
         Position at;
         if (!msg.has_position) {
             if (!playing) {
@@ -476,6 +511,9 @@ struct Engine::Impl {
                 bpm_now = msg.bpm;
                 if (map_live()) {
                     rebuild_map();
+                }
+                if (lead) {
+                    link_lead_tempo(msg.bpm, usecs_at(static_cast<double>(f)));
                 }
                 FromEngine m;
                 m.kind = FromEngineKind::tempo_applied;
@@ -493,6 +531,25 @@ struct Engine::Impl {
                 return;
             }
         }
+        // Any change but a phase correction replaces the corrections still pending (they
+        // were computed for the tempo it changes).
+        Position from = at;
+        if (origin != TempoOrigin::correction) {
+            std::size_t k = 0;
+            for (std::size_t j = 0; j < tempo_n; ++j) {
+                if (tempos[j].kind == TempoKind::correction &&
+                    (!playing || frame_of(tempos[j].pos) >= f)) {
+                    from = std::min(from, tempos[j].pos);
+                } else {
+                    tempos[k++] = tempos[j];
+                }
+            }
+            tempo_n = k;
+            next_tempo = std::min(next_tempo, tempo_n);
+        }
+        const TempoKind kind = origin == TempoOrigin::correction ? TempoKind::correction
+                               : (lead && msg.has_position)      ? TempoKind::lead_at
+                                                                 : TempoKind::plain;
         // Insert into the sorted list (a change at the same position replaces it).
         std::size_t i = 0;
         while (i < tempo_n && tempos[i].pos < at) {
@@ -500,21 +557,29 @@ struct Engine::Impl {
         }
         if (i < tempo_n && tempos[i].pos == at) {
             tempos[i].bpm = msg.bpm;
+            tempos[i].kind = kind;
         } else {
             if (tempo_n == tempos.size()) {
                 refuse_tempo(f, Reason::tempo_map_full, at, msg.bpm);
+                if (map_live() && from < at) {
+                    reapply_from(from);
+                }
                 return;
             }
             for (std::size_t j = tempo_n; j > i; --j) {
                 tempos[j] = tempos[j - 1];
             }
-            tempos[i] = TempoEntry{at, msg.bpm};
+            tempos[i] = TempoEntry{at, msg.bpm, kind};
             ++tempo_n;
         }
         bool rebased = false;
         if (map_live()) {
-            timeline.truncate_from_rt(at);
-            for (std::size_t j = i; j < tempo_n; ++j) {
+            std::size_t first = 0;
+            while (first < tempo_n && tempos[first].pos < from) {
+                ++first;
+            }
+            timeline.truncate_from_rt(from);
+            for (std::size_t j = first; j < tempo_n; ++j) {
                 if (apply_tempo(tempos[j], rebased) == Timeline::Status::full) {
                     // No room: forget this entry (and the ones after it stay out of the map
                     // until re-applied): refuse the new change.
@@ -529,6 +594,14 @@ struct Engine::Impl {
             }
             retime();
         }
+        if (lead && !msg.has_position && playing) {
+            // Link gets the change at the boundary's time, so its grid and ours agree from
+            // the boundary on (the beat at that time stays where it is).
+            link_lead_tempo(msg.bpm, usecs_at(ideal_at(at)));
+        }
+        if (origin == TempoOrigin::correction) {
+            return;
+        }
         FromEngine m;
         m.kind = FromEngineKind::tempo_applied;
         m.reason = rebased ? Reason::not_exact : Reason::none;
@@ -536,6 +609,18 @@ struct Engine::Impl {
         m.position = at;
         m.bpm = msg.bpm;
         feedback(m);
+    }
+
+    // The map from `from` on again, from the entries (after entries were removed).
+    void reapply_from(Position from) noexcept RT_NONBLOCKING {
+        timeline.truncate_from_rt(from);
+        bool rebased = false;
+        for (std::size_t j = 0; j < tempo_n; ++j) {
+            if (!(tempos[j].pos < from)) {
+                (void)apply_tempo(tempos[j], rebased);
+            }
+        }
+        retime();
     }
 
     // The first step start of the current instance whose frame is at or after f, else the
@@ -573,6 +658,18 @@ struct Engine::Impl {
         }
     }
 
+    // Phase corrections are for the playing seq only.
+    void drop_corrections() noexcept RT_NONBLOCKING {
+        std::size_t k = 0;
+        for (std::size_t j = 0; j < tempo_n; ++j) {
+            if (tempos[j].kind != TempoKind::correction) {
+                tempos[k++] = tempos[j];
+            }
+        }
+        tempo_n = k;
+        next_tempo = std::min(next_tempo, tempo_n);
+    }
+
     // Called at the end of each cycle: changes whose frame has passed are in force.
     void pass_tempos(Frame end) noexcept RT_NONBLOCKING {
         if (!playing) {
@@ -580,6 +677,9 @@ struct Engine::Impl {
         }
         while (next_tempo < tempo_n && frame_of(tempos[next_tempo].pos) < end) {
             bpm_now = tempos[next_tempo].bpm;
+            if (tempos[next_tempo].kind == TempoKind::lead_at && link_live()) {
+                link_lead_tempo(bpm_now, usecs_at(ideal_at(tempos[next_tempo].pos)));
+            }
             if (following()) {
                 ++next_tempo;
             } else {
@@ -939,8 +1039,10 @@ struct Engine::Impl {
                 // stay scheduled.
                 pass_tempos(f + 1);
                 start_tempo = bpm_now;
+                drop_corrections();
             }
         }
+        link_stop_frame = no_frame;
         playing = false;
         has_cue = false;
         filter = Filter::none;
@@ -954,7 +1056,19 @@ struct Engine::Impl {
     void apply(const ToEngine& msg, Frame f) noexcept RT_NONBLOCKING {
         switch (msg.kind) {
         case ToEngineKind::play:
-            if (following() || playing) {
+            if (following() || playing || link_start_pending) {
+                return;
+            }
+            if (link_live()) {
+                // With Link: at the session's next bar line (start/stop sync tells the
+                // other peers to start there too).
+                Position p = msg.has_position ? msg.position : (has_cue ? cue : Position(0));
+                if (p < Position(0)) {
+                    p = Position(0);
+                }
+                has_cue = false;
+                link_arm_start(usecs_at(static_cast<double>(f)), p);
+                link_lead_playing(true, opt.link->usecs_at_beat(link_start_beat));
                 return;
             }
             {
@@ -968,6 +1082,10 @@ struct Engine::Impl {
             }
             return;
         case ToEngineKind::stop:
+            if (link_live() && (playing || link_start_pending)) {
+                link_start_pending = false;
+                link_lead_playing(false, usecs_at(static_cast<double>(f)));
+            }
             if (!following() && playing) {
                 stop_at(f, Reason::user);
             }
@@ -1022,6 +1140,203 @@ struct Engine::Impl {
         }
     }
 
+    // ---- Ableton Link (docs/seq.md, "Ableton Link") -------------------------------------
+    bool link_live() const noexcept RT_NONBLOCKING {
+        return opt.link != nullptr && opt.transport == TransportMode::internal && cyc != nullptr &&
+               rate != 0 && cyc->usecs != 0 && cyc->next_usecs > cyc->usecs && cyc->nframes > 0;
+    }
+    // JACK µs at a (fractional) frame and back, along this cycle's line (as
+    // jack_frames_to_time and jack_time_to_frames draw it).
+    double usecs_at(double frame) const noexcept RT_NONBLOCKING {
+        const double span = static_cast<double>(cyc->next_usecs - cyc->usecs);
+        return static_cast<double>(cyc->usecs) +
+               (frame - static_cast<double>(cyc->start)) * span / cyc->nframes;
+    }
+    double frame_at(double usecs) const noexcept RT_NONBLOCKING {
+        const double span = static_cast<double>(cyc->next_usecs - cyc->usecs);
+        return static_cast<double>(cyc->start) +
+               (usecs - static_cast<double>(cyc->usecs)) * cyc->nframes / span;
+    }
+    // The ideal frame of a position as a double (frame time).
+    double ideal_at(Position p) const noexcept RT_NONBLOCKING {
+        const IdealFrame i = timeline.ideal_frame(p);
+        return static_cast<double>(i.floor() + offset) + i.fraction();
+    }
+    // Link keeps a tempo as whole microseconds per beat: two tempos are the same to Link
+    // when they give the same.
+    static bool same_link_tempo(double link_bpm, Bpm ours) noexcept RT_NONBLOCKING {
+        return std::llround(60e6 / link_bpm) == std::llround(60e6 / ours.to_double());
+    }
+    // A Link tempo as the seq takes it: to 1/1000 BPM, as a float over OSC.
+    static Bpm link_round(double bpm) noexcept RT_NONBLOCKING {
+        return Bpm(std::llround(bpm * 1000.0), 1000);
+    }
+    // The tempo the seq is at, or is about to be at (pending plain changes and phase
+    // corrections; a /seq/tempo/at change is Link's business only once it is reached).
+    Bpm link_target_tempo() const noexcept RT_NONBLOCKING {
+        for (std::size_t j = tempo_n; j-- > 0;) {
+            if (tempos[j].kind != TempoKind::lead_at) {
+                return tempos[j].bpm;
+            }
+        }
+        return playing ? bpm_now : start_tempo;
+    }
+    void link_lead_tempo(Bpm bpm, double usecs) noexcept RT_NONBLOCKING {
+        opt.link->request_tempo(bpm.to_double(), std::llround(usecs));
+        link_expect_bpm = bpm;
+        link_expect_bpm_valid = true;
+        link_expect_bpm_until = cyc->start + rate; // Link shows it within ms; else give up
+    }
+    void link_lead_playing(bool on, double usecs) noexcept RT_NONBLOCKING {
+        opt.link->request_playing(on, std::llround(usecs));
+        link_expect_play = on;
+        link_expect_play_valid = true;
+        link_expect_play_until = cyc->start + rate;
+        link_seen_playing = on;
+    }
+    // Playing starts at the first Link beat at or after the one at `usecs` that has the
+    // phase of `pos` in a bar (position 0 starts on a bar line).
+    void link_arm_start(double usecs, Position pos) noexcept RT_NONBLOCKING {
+        const double b = opt.link->beat_at(std::llround(usecs));
+        const double phase = std::fmod(pos.to_double(), link_quantum);
+        constexpr double on_the_line = 1e-3; // beats: Link's µs rounding, not a late start
+        link_start_beat =
+            phase + link_quantum * std::ceil((b - on_the_line - phase) / link_quantum);
+        link_start_pos = pos;
+        link_start_pending = true;
+        link_stop_frame = no_frame;
+    }
+    // The next frame at which Link starts or stops the seq (no_frame: none).
+    Frame link_event_frame() const noexcept RT_NONBLOCKING {
+        if (!link_live()) {
+            return no_frame;
+        }
+        if (link_start_pending) {
+            const double f = frame_at(opt.link->usecs_at_beat(link_start_beat));
+            return static_cast<Frame>(std::ceil(f - 1e-6));
+        }
+        return link_stop_frame;
+    }
+    void link_event(Frame f) noexcept RT_NONBLOCKING {
+        if (link_start_pending) {
+            link_start_pending = false;
+            const Bpm t = link_round(opt.link->tempo());
+            if (valid_bpm(t) && !same_link_tempo(opt.link->tempo(), start_tempo)) {
+                start_tempo = t;
+                bpm_now = t;
+            }
+            Target target;
+            target.pos = link_start_pos;
+            start_at(f, target, true);
+            return;
+        }
+        link_stop_frame = no_frame;
+        if (playing) {
+            stop_at(f, Reason::user);
+        }
+    }
+
+    // Once per cycle, at its start: Link's snapshot; start/stop, tempo, then phase.
+    void link_cycle(const jack::Cycle& c) noexcept RT_NONBLOCKING {
+        if (!link_live()) {
+            return;
+        }
+        LinkSession& link = *opt.link;
+        link.capture();
+        // Start/stop sync. Our own requests show up in the session a little later: until
+        // they do (or for a second), the session's older state is not news.
+        const bool lp = link.playing();
+        if (link_expect_play_valid &&
+            (lp == link_expect_play || c.start >= link_expect_play_until)) {
+            link_expect_play_valid = false;
+        }
+        if (!link_expect_play_valid && lp != link_seen_playing) {
+            link_seen_playing = lp;
+            const double since = static_cast<double>(link.playing_changed_at());
+            if (lp) {
+                if (!playing && !link_start_pending) {
+                    link_arm_start(std::max(since, usecs_at(static_cast<double>(c.start))),
+                                   has_cue ? cue : Position(0));
+                    has_cue = false;
+                }
+            } else if (link_start_pending) {
+                link_start_pending = false;
+            } else if (playing) {
+                link_stop_frame =
+                    std::max(static_cast<Frame>(std::ceil(frame_at(since) - 1e-6)), c.start);
+            }
+        }
+        // Tempo: a change in the session lands at the next step boundary, like /seq/tempo.
+        const double lt = link.tempo();
+        if (link_expect_bpm_valid &&
+            (same_link_tempo(lt, link_expect_bpm) || c.start >= link_expect_bpm_until)) {
+            link_expect_bpm_valid = false;
+        }
+        if (!link_expect_bpm_valid && !same_link_tempo(lt, link_target_tempo())) {
+            ToEngine m;
+            m.kind = ToEngineKind::tempo;
+            m.bpm = link_round(lt);
+            if (valid_bpm(m.bpm)) {
+                tempo_message(m, c.start, TempoOrigin::link);
+                bump(n_link_follows);
+            }
+        }
+        link_phase(c);
+    }
+
+    // Phase lock: when the next step boundary is off Link's grid by more than the
+    // tolerance, the step from it is played at the tempo that lands its end on the grid,
+    // then the session's tempo again (two exact tempo changes, never a jump).
+    void link_phase(const jack::Cycle& c) noexcept RT_NONBLOCKING {
+        if (!playing || link_start_pending || link_stop_frame != no_frame) {
+            return;
+        }
+        const Position pb = next_step_boundary(c.start);
+        const Position pe = pb + cur.step;
+        for (std::size_t j = 0; j < tempo_n; ++j) {
+            if (tempos[j].kind != TempoKind::lead_at || !(pe < tempos[j].pos)) {
+                return; // a change is on its way: look again once it is in force
+            }
+        }
+        LinkSession& link = *opt.link;
+        const double ib = ideal_at(pb);
+        const double b = link.beat_at(std::llround(usecs_at(ib)));
+        // The beat with pb's phase in a bar nearest to where Link is.
+        const double pbd = std::fmod(pb.to_double(), link_quantum);
+        double diff = std::fmod(b - pbd, link_quantum);
+        if (diff < 0) {
+            diff += link_quantum;
+        }
+        if (diff > link_quantum / 2) {
+            diff -= link_quantum;
+        }
+        const double target = b - diff;
+        const double err = frame_at(link.usecs_at_beat(target)) - ib;
+        const double tolerance = std::max(1.0, static_cast<double>(rate) * link_tolerance_s);
+        if (std::fabs(err) <= tolerance) {
+            return;
+        }
+        const Bpm tempo = link_target_tempo();
+        const double d = cur.step.to_double();
+        const double nominal = d * 60.0 * rate / tempo.to_double();
+        double span = frame_at(link.usecs_at_beat(target + d)) - ib;
+        span = std::clamp(span, nominal * 3 / 4, nominal * 4 / 3);
+        const Bpm nudge = link_round(d * 60.0 * rate / span);
+        if (!valid_bpm(nudge)) {
+            return;
+        }
+        ToEngine m;
+        m.kind = ToEngineKind::tempo;
+        m.has_position = true;
+        m.position = pb;
+        m.bpm = nudge;
+        tempo_message(m, c.start, TempoOrigin::correction);
+        m.position = pe;
+        m.bpm = tempo;
+        tempo_message(m, c.start, TempoOrigin::correction);
+        bump(n_link_corrections);
+    }
+
     void publish_status(const jack::Cycle& c) noexcept RT_NONBLOCKING {
         EngineStatus s;
         s.playing = playing;
@@ -1047,19 +1362,26 @@ struct Engine::Impl {
             rebuild_map();
         }
         follow_transport(c);
+        link_cycle(c);
         Frame cur_frame = c.start;
         const Frame end = c.end();
         for (;;) {
             const ToEngine* msg = owner.to_engine_.try_front();
-            if (msg == nullptr) {
-                break;
+            Frame at = end;
+            if (msg != nullptr) {
+                at = msg->frame == asap ? c.start : msg->frame;
+                at = std::max(at, cur_frame); // due already: as soon as possible
             }
-            Frame at = msg->frame == asap ? c.start : msg->frame;
-            if (at >= end) {
-                break; // a later cycle's
+            // Link starts and stops the seq at exact frames too (before a message there).
+            const Frame lf = std::max(link_event_frame(), cur_frame);
+            if (lf < end && lf <= at && rate != 0) {
+                render(cur_frame, lf);
+                cur_frame = lf;
+                link_event(lf);
+                continue;
             }
-            if (at < cur_frame) {
-                at = cur_frame; // due already: as soon as possible
+            if (msg == nullptr || at >= end) {
+                break; // none, or a later cycle's
             }
             const ToEngine copy = *msg;
             owner.to_engine_.pop_front();
@@ -1145,6 +1467,8 @@ EngineCounters Engine::counters() const noexcept {
     c.feedback_dropped = impl_->n_feedback_dropped.load(std::memory_order_relaxed);
     c.tempo_refused = impl_->n_tempo_refused.load(std::memory_order_relaxed);
     c.events_dropped = impl_->n_dropped.load(std::memory_order_relaxed);
+    c.link_tempo_follows = impl_->n_link_follows.load(std::memory_order_relaxed);
+    c.link_phase_corrections = impl_->n_link_corrections.load(std::memory_order_relaxed);
     return c;
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "jack/cycle.hpp"
+#include "link.hpp"
 #include "messages.hpp"
 #include "model.hpp"
 #include "rt/publish.hpp"
@@ -38,6 +39,9 @@ struct EngineOptions {
     std::size_t queue_capacity = 1024; // each direction
     std::size_t tempo_changes = 1024;  // scheduled tempo changes that may wait at once
     std::size_t max_pending = 8192;    // note-ons + note-offs computed but not yet emitted
+    // --link: the Ableton Link session to follow and lead (docs/seq.md, "Ableton Link");
+    // internal transport only. Must outlive the engine. Null: no Link.
+    LinkSession* link = nullptr;
 };
 
 // What the engine is doing, as of the last cycle (a consistent snapshot).
@@ -57,7 +61,9 @@ struct EngineCounters {
     std::uint64_t midi_refused = 0;     // writes the MidiWriters refused (late/overflow)
     std::uint64_t feedback_dropped = 0; // FromEngine messages lost to a full queue
     std::uint64_t tempo_refused = 0;
-    std::uint64_t events_dropped = 0; // hits or sync messages lost to full engine storage
+    std::uint64_t events_dropped = 0;         // hits or sync messages lost to full engine storage
+    std::uint64_t link_tempo_follows = 0;     // Link tempo changes applied at a step boundary
+    std::uint64_t link_phase_corrections = 0; // one-step tempo nudges back onto Link's grid
 };
 
 class Engine final : public jack::Processor, public jack::TimebaseSource {

@@ -10,6 +10,7 @@
 #endif
 
 #include "engine.hpp"
+#include "link_session.hpp"
 #include "osc_api.hpp"
 #include "state.hpp"
 
@@ -90,7 +91,8 @@ void log_counters(const seq::Engine& engine, const jack::Client& client, const o
         "seq: cycles=%llu notes=%llu midi_refused=%llu feedback_dropped=%llu "
         "tempo_refused=%llu xruns=%llu frame_jumps=%llu reconnects=%llu midi_out_late=%llu "
         "midi_out_overflow=%llu dsp_mean_us=%.1f dsp_max_us=%.1f osc_packets=%llu "
-        "osc_malformed=%llu osc_rejected=%llu osc_late=%llu",
+        "osc_malformed=%llu osc_rejected=%llu osc_late=%llu link_tempo_follows=%llu "
+        "link_phase_corrections=%llu",
         static_cast<unsigned long long>(c.cycles), static_cast<unsigned long long>(c.notes),
         static_cast<unsigned long long>(c.midi_refused),
         static_cast<unsigned long long>(c.feedback_dropped),
@@ -101,7 +103,9 @@ void log_counters(const seq::Engine& engine, const jack::Client& client, const o
         static_cast<unsigned long long>(s.midi_out_overflow),
         static_cast<double>(s.dsp_ns_mean) / 1000.0, static_cast<double>(s.dsp_ns_max) / 1000.0,
         static_cast<unsigned long long>(o.packets), static_cast<unsigned long long>(o.malformed),
-        static_cast<unsigned long long>(o.rejected), static_cast<unsigned long long>(o.late));
+        static_cast<unsigned long long>(o.rejected), static_cast<unsigned long long>(o.late),
+        static_cast<unsigned long long>(c.link_tempo_follows),
+        static_cast<unsigned long long>(c.link_phase_corrections));
 }
 
 int run(int argc, char** argv) {
@@ -114,6 +118,7 @@ int run(int argc, char** argv) {
     std::optional<int> tracks;
     bool track_ports = false;
     bool demo = false;
+    bool use_link = false;
     app.add_option("--seed", seed, "seed of the probability decisions (reproducible)");
     app.add_option("--tempo", tempo_text, "start tempo in BPM, exact: 120, 137.25 or 1000/7")
         ->check([](const std::string& v) {
@@ -125,6 +130,9 @@ int run(int argc, char** argv) {
         ->check(CLI::IsMember({"internal", "master", "follow"}));
     app.add_option("--tracks", tracks, "tracks in use (1-32)")->check(CLI::Range(1, 32));
     app.add_flag("--track-ports", track_ports, "also one MIDI port per track: out_1 .. out_32");
+    app.add_flag("--link", use_link,
+                 "join the Ableton Link session: follow and lead its tempo, bar phase and "
+                 "start/stop (needs --transport internal)");
     app.add_flag("--demo", demo,
                  "start with a built-in beat (kick, snare, hats) when the state has no steps");
     if (const auto code = service::parse(app, argc, argv, std::cout, std::cerr)) {
@@ -178,6 +186,10 @@ int run(int argc, char** argv) {
     if (tracks) {
         state.model.tracks = static_cast<std::uint8_t>(*tracks);
     }
+    if (use_link && state.transport != seq::TransportMode::internal) {
+        log::error("seq: --link needs --transport internal (Link is the shared transport)");
+        return exit_code::usage;
+    }
 
     // ---- engine and JACK client ------------------------------------------------------
     Published<seq::Model> published(std::make_unique<const seq::Model>(state.model));
@@ -186,6 +198,11 @@ int run(int argc, char** argv) {
     eo.seed = state.seed;
     eo.track_ports = track_ports;
     eo.transport = state.transport;
+    std::unique_ptr<seq::AbletonLinkSession> link_session;
+    if (use_link) {
+        link_session = std::make_unique<seq::AbletonLinkSession>(state.tempo.to_double());
+        eo.link = link_session.get();
+    }
     seq::Engine engine(eo, published);
 
     jack::ClientOptions co;
@@ -229,19 +246,31 @@ int run(int argc, char** argv) {
             return start ? client.transport_start() : client.transport_stop();
         };
     }
-    ao.query_extra = [&client](const seq::OscApi::Sink& sink) {
+    ao.query_extra = [&client, &engine, &link_session](const seq::OscApi::Sink& sink) {
         const auto s = client.stats();
         const auto counter = [&](const char* name, std::uint64_t v) {
             sink(osc::Message("/seq/counter", {osc::Arg::string(name),
                                                osc::Arg::int64(static_cast<std::int64_t>(v))}));
         };
         counter("xruns", s.xruns);
+        counter("frame_jumps", s.frame_jumps);
         counter("reconnects", s.reconnects);
         counter("server_losses", s.server_losses);
         counter("midi_out_late", s.midi_out_late);
         counter("midi_out_overflow", s.midi_out_overflow);
         counter("dsp_ns_mean", s.dsp_ns_mean);
         counter("dsp_ns_max", s.dsp_ns_max);
+        if (link_session) {
+            const auto c = engine.counters();
+            sink(osc::Message("/seq/link",
+                              {osc::Arg::int32(1),
+                               osc::Arg::int32(static_cast<std::int32_t>(link_session->peers()))}));
+            counter("link_tempo_follows", c.link_tempo_follows);
+            counter("link_phase_corrections", c.link_phase_corrections);
+            counter("link_requests_dropped", link_session->requests_dropped());
+        } else {
+            sink(osc::Message("/seq/link", {osc::Arg::int32(0), osc::Arg::int32(0)}));
+        }
     };
     seq::OscApi api(*endpoint, link, published, state, ao);
 
@@ -284,6 +313,9 @@ int run(int argc, char** argv) {
     for (;;) {
         endpoint->run_once(loop_wait);
         api.poll();
+        if (link_session) {
+            link_session->poll(); // commits the engine's tempo and start/stop to Link
+        }
         const auto ev = signals.wait(0ms);
         if (ev.event == service::SignalWaiter::Event::signal) {
             log::notice("seq: signal %d, stopping", ev.signal);

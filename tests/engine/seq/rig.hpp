@@ -90,6 +90,15 @@ public:
         published_.collect();
     }
     bool send(ToEngine m) { return engine_.send(m); }
+    // Gives every cycle JACK times (Cycle::usecs, next_usecs): frame f starts at
+    // us0 + f * 1e6 / rate µs (floor); exact when cycles start on multiples of rate/1000.
+    void times(std::int64_t us0) {
+        times_ = true;
+        us0_ = us0;
+    }
+    std::int64_t usecs(Frame f) const {
+        return us0_ + f * 1000000 / static_cast<std::int64_t>(rate_);
+    }
 
     // One cycle [start, start + n); process() runs inside a RealtimeScope.
     void cycle(Frame start, std::uint32_t n, jack::Transport t = {}) {
@@ -102,6 +111,10 @@ public:
         c.rate = rate_;
         c.transport = t;
         c.midi_out = writers_;
+        if (times_) {
+            c.usecs = static_cast<std::uint64_t>(usecs(start));
+            c.next_usecs = static_cast<std::uint64_t>(usecs(start + n));
+        }
         {
             RealtimeScope scope;
             engine_.process(c);
@@ -155,6 +168,8 @@ private:
     AllocCounts allocs_;
     std::uint64_t late_ = 0;
     Frame next_ = 0;
+    bool times_ = false;
+    std::int64_t us0_ = 0;
 };
 
 inline ToEngine msg(ToEngineKind k, Frame f = asap) {

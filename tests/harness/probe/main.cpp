@@ -3,6 +3,10 @@
 //   lockstep-probe rec                  prints "FRAME STATUS DATA1 DATA2" per event on "in"
 //   lockstep-probe rec --onsets         also "onset FRAME" per onset on "audio_in" (a sample
 //                                       that is not 0 after one that is)
+//   lockstep-probe rec --times          ... and " @USECS OFFSET": the frame's time on JACK's
+//                                       clock (the latest cycle's frame -> time line) and
+//                                       CLOCK_MONOTONIC_RAW - JACK's clock (µs, read back to
+//                                       back); "gap FROM TO" for frames no cycle covered
 //   lockstep-probe loop --every FRAMES  gen + rec on its own out->in, prints sent vs received
 // Common: -n/--name, -s/--server, --connect SRC=DST (repeatable), --audio (ramp ports),
 // --wait (wait for a server), --freewheel, --count N (exit after N events).
@@ -15,6 +19,9 @@
 #endif
 
 #include "harness/probe/probe.hpp"
+
+#include <jack/jack.h>
+#include <time.h>
 
 #include <CLI/CLI.hpp>
 
@@ -51,6 +58,26 @@ void print_event(const char* prefix, const lockstep::test::ProbeEvent& e) {
     std::printf("\n");
 }
 
+// " @USECS OFFSET" for rec --times (see the top of this file).
+void print_times(lockstep::test::Probe& probe, lockstep::Frame frame) {
+    lockstep::CycleTiming t;
+    if (!probe.client().timing(t) || t.next_usecs <= t.usecs || t.nframes == 0) {
+        std::printf(" @? ?");
+        return;
+    }
+    const double us =
+        static_cast<double>(t.usecs) + static_cast<double>(frame - t.frame) *
+                                           static_cast<double>(t.next_usecs - t.usecs) / t.nframes;
+    timespec a{};
+    timespec b{};
+    clock_gettime(CLOCK_MONOTONIC_RAW, &a);
+    const auto j = static_cast<long long>(jack_get_time());
+    clock_gettime(CLOCK_MONOTONIC_RAW, &b);
+    const long long raw =
+        (a.tv_sec * 1000000LL + a.tv_nsec / 1000 + b.tv_sec * 1000000LL + b.tv_nsec / 1000) / 2;
+    std::printf(" @%.1f %lld", us, raw - j);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -66,6 +93,7 @@ int main(int argc, char** argv) {
     bool freewheel = false;
     bool quiet = false;
     bool onsets = false;
+    bool times = false;
     app.add_option("-n,--name", opts.name, "JACK client name")->capture_default_str();
     app.add_option("-s,--server", opts.server, "JACK server name");
     app.add_option("--connect", connects, "connect SRC=DST after activation (repeatable)");
@@ -80,6 +108,9 @@ int main(int argc, char** argv) {
     rec->add_flag("--onsets", onsets,
                   "add port audio_in and print \"onset FRAME\" where its signal starts (a "
                   "sample that is not 0 after one that is)");
+    rec->add_flag("--times", times,
+                  "also each event's time on JACK's clock and CLOCK_MONOTONIC_RAW's offset "
+                  "from it (\" @USECS OFFSET\"), and \"gap FROM TO\" lines");
     auto* loop = app.add_subcommand("loop", "gen on out, rec on in, connected out->in");
     for (auto* sub : {gen, loop}) {
         sub->add_option("--every", every, "frames between notes")
@@ -135,6 +166,7 @@ int main(int argc, char** argv) {
     std::size_t sent_seen = 0;
     std::size_t received_seen = 0;
     std::size_t onsets_seen = 0;
+    std::size_t gaps_seen = 0;
     auto last = probe.client().stats();
     while (g_stop == 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -165,6 +197,14 @@ int main(int argc, char** argv) {
                                 static_cast<long long>(r.frame),
                                 static_cast<long long>(r.frame - match->frame));
                 }
+            } else if (times) {
+                std::printf("%lld", static_cast<long long>(r.frame));
+                const auto b = r.bytes();
+                for (std::size_t i = 0; i < b.size(); ++i) {
+                    std::printf(i == 0 ? " 0x%02x" : " %u", static_cast<unsigned>(b[i]));
+                }
+                print_times(probe, r.frame);
+                std::printf("\n");
             } else if (!quiet) {
                 print_event("", r);
             }
@@ -173,6 +213,10 @@ int main(int argc, char** argv) {
             if (!quiet) {
                 std::printf("onset %lld\n", static_cast<long long>(probe.onsets()[onsets_seen]));
             }
+        }
+        for (; times && gaps_seen < probe.gaps().size(); ++gaps_seen) {
+            std::printf("gap %lld %lld\n", static_cast<long long>(probe.gaps()[gaps_seen].from),
+                        static_cast<long long>(probe.gaps()[gaps_seen].to));
         }
         // Sent events that will never come back (server restart in between) go.
         while (unmatched_sent.size() > 1024) {
