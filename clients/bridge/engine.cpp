@@ -11,7 +11,8 @@ void Engine::process(jack::Cycle& cycle) noexcept RT_NONBLOCKING {
     // (its epoch says which session it belongs to).
     (void)slot_.try_load(line_);
     const std::int64_t now = host_now_ns();
-    const CycleTiming timing{cycle.start, cycle.usecs, cycle.next_usecs, cycle.nframes, cycle.rate};
+    const CycleTiming timing{cycle.start,   cycle.usecs, cycle.next_usecs,
+                             cycle.nframes, cycle.rate,  cycle.raw_offset_ns};
     if (cycle.midi_in.empty()) {
         return;
     }

@@ -27,7 +27,7 @@ std::int64_t saturate(i128 v) noexcept RT_NONBLOCKING {
 } // namespace
 
 std::int64_t host_ns_at_frame(const CycleTiming& cycle, Frame f) noexcept RT_NONBLOCKING {
-    const i128 start_ns = static_cast<i128>(cycle.usecs) * 1000;
+    const i128 start_ns = static_cast<i128>(cycle.usecs) * 1000 + cycle.raw_offset_ns;
     const i128 df = static_cast<i128>(f) - cycle.frame;
     i128 num = 0;
     i128 den = 1;

@@ -6,7 +6,10 @@
 // + nframes at next_usecs), as jack_get_cycle_times() reports them. JACK rounds that to whole
 // µs; here it is kept in ns, computed exactly in integers and rounded once. (period_usecs, a
 // float, is not needed: next_usecs - current_usecs is the same period without rounding.)
-// On Linux JACK2 counts CLOCK_MONOTONIC_RAW, the clock the clock fit's host stamps use.
+// The clock fit's host stamps count CLOCK_MONOTONIC_RAW. On Linux JACK2 counts it too;
+// PipeWire's JACK counts CLOCK_MONOTONIC, which NTP slews away from it (250 ms apart on one
+// test machine, so every trigger was that late there): the cycle's raw_offset_ns, measured
+// by the JACK adapter every cycle, moves the line onto the raw clock.
 //
 // The trigger fires at D = to_device(host_ns(F) + lead): the same lead (10 ms by default)
 // for every trigger, so their spacing is kept exactly and the lead only has to cover the
@@ -23,8 +26,9 @@
 
 namespace lockstep::bridge {
 
-// Host ns (JACK's clock) at which frame f starts, exact and rounded to nearest (halves up):
-// usecs*1000 + (f - frame) * (next_usecs - usecs) * 1000 / nframes. Frames outside the cycle
+// Host ns (CLOCK_MONOTONIC_RAW) at which frame f starts, exact and rounded to nearest
+// (halves up): usecs*1000 + raw_offset_ns + (f - frame) * (next_usecs - usecs) * 1000 /
+// nframes. Frames outside the cycle
 // extrapolate along the same line. When next_usecs <= usecs (no span yet) it uses `rate`;
 // with neither, every frame maps to usecs. Thread: any.
 std::int64_t host_ns_at_frame(const CycleTiming& cycle, Frame f) noexcept RT_NONBLOCKING;

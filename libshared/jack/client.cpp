@@ -103,6 +103,27 @@ std::uint64_t now_ns() noexcept RT_NONBLOCKING {
            static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
+// CLOCK_MONOTONIC_RAW - jack_get_time(), ns, from one back-to-back reading: the midpoint
+// of two raw readings around JACK's, plus half a µs because jack_get_time() truncates to
+// whole µs. False when the reading took too long to trust (the thread was preempted).
+bool read_raw_offset(std::int64_t& offset_ns) noexcept RT_NONBLOCKING {
+    constexpr std::int64_t max_span_ns = 20'000;
+    timespec a{};
+    timespec b{};
+    LOCKSTEP_JACK_CALLS_BEGIN
+    clock_gettime(CLOCK_MONOTONIC_RAW, &a);
+    const auto jack_us = static_cast<std::int64_t>(jack_get_time());
+    clock_gettime(CLOCK_MONOTONIC_RAW, &b);
+    LOCKSTEP_JACK_CALLS_END
+    const std::int64_t a_ns = std::int64_t{a.tv_sec} * 1'000'000'000 + a.tv_nsec;
+    const std::int64_t b_ns = std::int64_t{b.tv_sec} * 1'000'000'000 + b.tv_nsec;
+    if (b_ns - a_ns > max_span_ns) {
+        return false;
+    }
+    offset_ns = a_ns + (b_ns - a_ns) / 2 - (jack_us * 1000 + 500);
+    return true;
+}
+
 void atomic_add(std::atomic<std::uint64_t>& a, std::uint64_t n) noexcept RT_NONBLOCKING {
     if (n != 0) {
         a.fetch_add(n, std::memory_order_relaxed);
@@ -593,7 +614,19 @@ void Client::process(std::uint32_t nframes) noexcept {
     if (rt_.frames.steps_back() != steps_back_before) {
         frame_steps_back_.fetch_add(1, std::memory_order_relaxed);
     }
-    timing_.store(CycleTiming{start, usecs, next_usecs, nframes, rate});
+    // JACK's clock against CLOCK_MONOTONIC_RAW: the first reading as it is, then smoothed
+    // over about 16 cycles (one reading is only good to a µs; the two clocks move apart by
+    // ppm at most, NTP's slew).
+    std::int64_t offset_reading = 0;
+    if (read_raw_offset(offset_reading)) {
+        if (!rt_.have_raw_offset) {
+            rt_.raw_offset_ns = offset_reading;
+            rt_.have_raw_offset = true;
+        } else {
+            rt_.raw_offset_ns += (offset_reading - rt_.raw_offset_ns) / 16;
+        }
+    }
+    timing_.store(CycleTiming{start, usecs, next_usecs, nframes, rate, rt_.raw_offset_ns});
 
     // JACK transport at this cycle's first frame (jack_transport_query is RT-safe: it
     // copies the position the server published for this cycle).
@@ -662,6 +695,7 @@ void Client::process(std::uint32_t nframes) noexcept {
     cycle.freewheeling = freewheeling_.load(std::memory_order_relaxed);
     cycle.usecs = usecs;
     cycle.next_usecs = next_usecs;
+    cycle.raw_offset_ns = rt_.raw_offset_ns;
     cycle.transport = transport;
     cycle.has_bbt = to_bbt(pos, cycle.bbt);
     cycle.midi_in = rt_.midi_in;

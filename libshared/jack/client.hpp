@@ -186,7 +186,9 @@ private:
         std::vector<MidiWriter> midi_out;
         std::vector<std::span<const float>> audio_in;
         std::vector<std::span<float>> audio_out;
-        Transport transport; // this cycle's, for the timebase callback that follows it
+        Transport transport;            // this cycle's, for the timebase callback that follows it
+        std::int64_t raw_offset_ns = 0; // Cycle::raw_offset_ns, smoothed
+        bool have_raw_offset = false;
     } rt_;
 
     // Published by JACK's threads, read anywhere.

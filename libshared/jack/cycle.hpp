@@ -115,6 +115,11 @@ struct Cycle {
     // when the next one is due. 0 when unknown (offline drivers, or JACK refused).
     std::uint64_t usecs = 0;
     std::uint64_t next_usecs = 0;
+    // CLOCK_MONOTONIC_RAW - JACK's clock (jack_get_time()), ns, read back to back every
+    // cycle and smoothed: add it to a JACK time to get a CLOCK_MONOTONIC_RAW time. 0 on
+    // jackd2 (JACK2 counts CLOCK_MONOTONIC_RAW on Linux); on PipeWire JACK's clock is
+    // CLOCK_MONOTONIC, which NTP slews away from the raw clock (by 250 ms on one machine).
+    std::int64_t raw_offset_ns = 0;
     Transport transport;  // JACK transport at `start`
     bool has_bbt = false; // a timebase master published `bbt` for this cycle
     Bbt bbt;              // bar/beat/tick at `start` (when has_bbt)

@@ -26,6 +26,10 @@ struct CycleTiming {
     std::uint64_t next_usecs = 0;
     std::uint32_t nframes = 0;
     std::uint32_t rate = 0;
+    // CLOCK_MONOTONIC_RAW - JACK's clock, ns (jack::Cycle::raw_offset_ns): 0 on jackd2, whose
+    // clock on Linux it is; on PipeWire, whose JACK clock is CLOCK_MONOTONIC, how far NTP
+    // has slewed the two apart since boot (any size: 250 ms on one test machine).
+    std::int64_t raw_offset_ns = 0;
 };
 
 // The first frame whose start time is >= jack_usecs: frame + ceil((jack_usecs - usecs) *

@@ -87,6 +87,27 @@ TEST_F(EngineFixture, NotesBecomeTriggersAtTheScheduledDeviceTime) {
     EXPECT_EQ(n.late + n.unsynced + n.overflow, 0U);
 }
 
+// PipeWire's JACK counts CLOCK_MONOTONIC, here 250 ms behind CLOCK_MONOTONIC_RAW: the
+// cycle's times are on that clock, and the adapter's raw_offset_ns moves them onto the raw
+// clock the line and "now" count. Without it every trigger would fire 250 ms late.
+TEST_F(EngineFixture, ACycleOnAnotherClockIsMovedOntoTheRawClock) {
+    const SyncedLine l = locked_line(3);
+    slot.store(l);
+    events = {{10, note36}};
+    constexpr std::int64_t offset = 249'617'663;
+    jack::Cycle c = cycle(0);
+    c.usecs -= offset / 1000;
+    c.next_usecs -= offset / 1000;
+    c.raw_offset_ns = offset;
+    engine.process(c);
+    const auto got = drain();
+    ASSERT_EQ(got.size(), 1U) << "late: " << engine.counts().late;
+    const std::int64_t raw_start = static_cast<std::int64_t>(c.usecs) * 1000 + offset;
+    const std::int64_t at10 = raw_start + (10 * 5'333'000 + 128) / 256;
+    EXPECT_EQ(got[0].host_ns, at10);
+    EXPECT_EQ(got[0].device_ns, l.line.to_device(at10 + 10'000'000));
+}
+
 TEST_F(EngineFixture, WithoutALockedLineNotesAreCountedUnsynced) {
     SyncedLine l;
     l.epoch = 1; // valid == false

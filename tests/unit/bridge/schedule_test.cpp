@@ -38,6 +38,16 @@ TEST(Schedule, FrameTimeIsExactOnTheCycleLine) {
     }
 }
 
+TEST(Schedule, TheRawOffsetMovesTheWholeLine) {
+    // PipeWire: JACK's clock is CLOCK_MONOTONIC; raw_offset_ns = raw - JACK's clock.
+    CycleTiming c{1'000'000, 7'000'000'000, 7'000'005'334, 256, 48000};
+    const CycleTiming on_jack = c;
+    c.raw_offset_ns = -249'617'663;
+    for (Frame f : {c.frame - 300, c.frame, c.frame + 1, c.frame + 255, c.frame + 48000}) {
+        EXPECT_EQ(host_ns_at_frame(c, f), host_ns_at_frame(on_jack, f) - 249'617'663) << f;
+    }
+}
+
 TEST(Schedule, RoundsHalvesUp) {
     // 3 frames over 1 µs: frame 1 = 333.33 ns, frame 2 = 666.67 ns; 2 frames over 1 µs...
     const CycleTiming c{0, 10, 11, 3, 0};
