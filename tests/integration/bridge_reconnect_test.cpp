@@ -15,31 +15,22 @@
 // sim's own timer can also wake up too late; the box then drops the trigger and counts it
 // (never fires it late), which is why the box's counters are part of the accounting. Every
 // edge that does fire must be within bound_ns of its time, right after a relock as later.
-#include "harness/osc_peer.hpp"
-#include "harness/process.hpp"
-#include "jack_test_common.hpp"
+#include "bridge_common.hpp"
 #include "schedule.hpp"
 
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <thread>
-
-#ifndef LOCKSTEP_FWSIM
-#error "LOCKSTEP_FWSIM (path of lockstep-fwsim) must be defined by the build"
-#endif
 
 namespace lockstep::test {
 namespace {
@@ -56,46 +47,7 @@ constexpr std::int64_t bound_ns = 250'000;
 // For an edge whose time the test could only take from a later cycle's line (play_once).
 constexpr std::int64_t loose_bound_ns = 5'000'000;
 
-std::string bridge_binary() {
-    return built("clients/bridge/lockstep-bridge");
-}
-
-struct Status {
-    std::string state;
-    std::int64_t boot_id = 0;
-    std::int64_t sent = 0, late = 0, dropped = 0, unsynced = 0, garbage = 0, reconnects = 0;
-};
-
-std::optional<Status> parse_status(const Message& m) {
-    if (m.path != "/bridge/status" || m.args.size() != 15) {
-        return std::nullopt;
-    }
-    Status s;
-    s.state = m.args[0].s();
-    s.boot_id = m.args[2].h();
-    s.sent = m.args[9].h();
-    s.late = m.args[10].h();
-    s.dropped = m.args[11].h();
-    s.unsynced = m.args[12].h();
-    s.garbage = m.args[13].h();
-    s.reconnects = m.args[14].h();
-    return s;
-}
-
-struct Edge {
-    unsigned output = 0;
-    std::int64_t raw_ns = 0;
-};
-
-std::vector<Edge> read_edges(const std::string& path) {
-    std::vector<Edge> edges;
-    std::ifstream in(path);
-    Edge e;
-    while (in >> e.output >> e.raw_ns) {
-        edges.push_back(e);
-    }
-    return edges;
-}
+using Status = BridgeStatus;
 
 double ms(Clock::duration d) {
     return std::chrono::duration<double, std::milli>(d).count();
@@ -148,24 +100,12 @@ protected:
     // seen (polled every 1 ms, so at most about 1 ms after it was printed).
     Clock::time_point start_sim(std::optional<std::uint32_t> boot_id) {
         sim_log = dir.path() + "/edges-" + std::to_string(sims++) + ".log";
-        std::vector<std::string> argv{LOCKSTEP_FWSIM, "--link",     link, "--log",
-                                      sim_log,        "--skew-ppm", "150"};
+        std::vector<std::string> args{"--log", sim_log, "--skew-ppm", "150"};
         if (boot_id) {
-            argv.push_back("--boot-id");
-            argv.push_back(std::to_string(*boot_id));
+            args.push_back("--boot-id");
+            args.push_back(std::to_string(*boot_id));
         }
-        sim = std::make_unique<ChildProcess>(argv);
-        const auto deadline = Clock::now() + generous;
-        while (Clock::now() < deadline) {
-            if (sim->output().find("lockstep-fwsim: ready") != std::string::npos) {
-                return Clock::now();
-            }
-            if (!sim->running()) {
-                break;
-            }
-            std::this_thread::sleep_for(1ms);
-        }
-        ADD_FAILURE() << "lockstep-fwsim not ready: " << sim->output();
+        sim = start_fwsim(link, args);
         return Clock::now();
     }
 
@@ -186,7 +126,7 @@ protected:
     std::optional<Status> status() {
         peer.send(Message("/bridge/status"));
         const auto m = peer.receive_path("/bridge/status", 1000ms);
-        return m ? parse_status(*m) : std::nullopt;
+        return m ? parse_bridge_status(*m) : std::nullopt;
     }
 
     bool wait_status(const std::function<bool(const Status&)>& cond) {
@@ -208,7 +148,7 @@ protected:
     std::optional<Clock::time_point> wait_push(const std::function<bool(const Status&)>& cond) {
         const auto m = subscriber->receive_until(
             [&](const Message& msg) {
-                const auto s = parse_status(msg);
+                const auto s = parse_bridge_status(msg);
                 return s && cond(*s);
             },
             generous);
@@ -232,26 +172,8 @@ protected:
         EXPECT_LE(took, 1000.0) << what;
     }
 
-    // /bridge/counters of /query (docs/osc.md): what the bridge and the box did with triggers.
-    struct Counters {
-        std::int64_t sent = 0, not_sent = 0, box_fired = 0, box_not_fired = 0;
-    };
-    std::optional<Counters> counters() {
-        peer.send(Message("/query"));
-        const auto m = peer.receive_path("/bridge/counters", 1000ms);
-        if (!m || m->args.size() != 28) {
-            return std::nullopt;
-        }
-        const auto h = [&](std::size_t i) { return m->args[i].h(); };
-        Counters c;
-        c.sent = h(2);
-        // late (bridge), unsynced, dropped (link), dropped (queue)
-        c.not_sent = h(3) + h(5) + h(6) + h(7);
-        c.box_fired = h(25);
-        // late (acked on arrival or reached late by its timer), dropped, queue full
-        c.box_not_fired = h(26) + h(27) + h(8);
-        return c;
-    }
+    using Counters = BridgeCounters;
+    std::optional<Counters> counters() { return query_bridge_counters(peer); }
 
     // Plays notes 36-39 half a second ahead, 100 ms apart. Every note must be accounted for:
     // not sent (counted by the bridge), or sent and then either fired by the box -- an edge in

@@ -67,6 +67,7 @@ Probe::Probe(ProbeOptions options)
     : options_(std::move(options)), received_ring_(options_.capacity),
       sent_ring_(options_.capacity), schedule_ring_(options_.capacity), gap_ring_(1024),
       onset_ring_(options_.audio_onsets ? options_.capacity : 1),
+      cycle_ring_(options_.midi_cycle_times ? options_.capacity : 1),
       client_(client_options(options_), *this) {
     capture_.assign(options_.audio_capture_frames, 0.0F);
     received_.reserve(options_.capacity);
@@ -168,6 +169,10 @@ std::size_t Probe::drain() {
         onsets_.push_back(*f);
         onset_ring_.pop_front();
     }
+    while (const ProbeCycle* c = cycle_ring_.try_front()) {
+        midi_cycles_.push_back(*c);
+        cycle_ring_.pop_front();
+    }
     return n;
 }
 
@@ -221,6 +226,10 @@ void Probe::record(const jack::Cycle& c) noexcept {
         }
     }
     received_count_.fetch_add(n, std::memory_order_relaxed);
+    if (options_.midi_cycle_times && !c.midi_in[0].empty() &&
+        !cycle_ring_.try_push(ProbeCycle{c.start, c.nframes, c.usecs, c.next_usecs})) {
+        record_overflow_.fetch_add(1, std::memory_order_relaxed);
+    }
 }
 
 void Probe::find_onsets(const jack::Cycle& c) noexcept {

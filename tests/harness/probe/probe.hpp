@@ -40,6 +40,16 @@ struct ProbeGap {
     Frame to = 0;
 };
 
+// The time line of a cycle in which MIDI arrived (ProbeOptions::midi_cycle_times):
+// jack_get_cycle_times() of that cycle, so that a frame of it maps to JACK's clock exactly as
+// jack_frames_to_time() maps it during the cycle.
+struct ProbeCycle {
+    Frame start = 0;
+    std::uint32_t nframes = 0;
+    std::uint64_t usecs = 0;      // when the cycle started (JACK's clock, µs)
+    std::uint64_t next_usecs = 0; // when the next one is due
+};
+
 struct ProbeOptions {
     std::string name = "lockstep-probe";
     std::string server; // -s; empty: the default server
@@ -51,6 +61,8 @@ struct ProbeOptions {
     // With audio_in: record the frame of every onset on it, a sample that is not 0 after
     // one that is (or at the first frame the probe sees, when that one is not 0).
     bool audio_onsets = false;
+    // Record the time line of every cycle in which MIDI arrived on "in" (midi_cycles()).
+    bool midi_cycle_times = false;
     bool wait_for_server = false;
     std::size_t capacity = 1 << 16; // recorded events held until drained; scheduled events
     std::size_t audio_capture_frames = 1 << 18; // longest capture_audio() window
@@ -123,6 +135,8 @@ public:
     const std::vector<ProbeEvent>& received() const { return received_; }
     const std::vector<ProbeEvent>& sent() const { return sent_; }
     const std::vector<ProbeGap>& gaps() const { return gaps_; }
+    // With ProbeOptions::midi_cycle_times: the cycles that received MIDI, in order.
+    const std::vector<ProbeCycle>& midi_cycles() const { return midi_cycles_; }
     // Onsets on audio_in (ProbeOptions::audio_onsets), in frame order.
     const std::vector<Frame>& onsets() const { return onsets_; }
     void clear() {
@@ -130,6 +144,7 @@ public:
         sent_.clear();
         gaps_.clear();
         onsets_.clear();
+        midi_cycles_.clear();
     }
     ProbeCounters counters() const;
 
@@ -151,10 +166,12 @@ private:
     SpscQueue<ProbeEvent> schedule_ring_;
     SpscQueue<ProbeGap> gap_ring_;
     SpscQueue<Frame> onset_ring_;
+    SpscQueue<ProbeCycle> cycle_ring_;
     std::vector<ProbeEvent> received_;
     std::vector<ProbeEvent> sent_;
     std::vector<ProbeGap> gaps_;
     std::vector<Frame> onsets_;
+    std::vector<ProbeCycle> midi_cycles_;
 
     // Control -> RT settings.
     std::atomic<Frame> every_{0};
