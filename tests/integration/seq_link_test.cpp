@@ -20,15 +20,7 @@
 
 #include "seq_test_common.hpp"
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wold-style-cast"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wcast-align"
-#pragma GCC diagnostic ignored "-Wpedantic"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
-#include <ableton/Link.hpp>
-#pragma GCC diagnostic pop
+#include "ableton_link.hpp"
 
 #include <gtest/gtest.h>
 
