@@ -206,8 +206,8 @@ class Chaos:
         self.takes_dir = os.path.join(rig.home, "lockstep", "takes")
 
     def ctl(self, *args, timeout_ms=2000):
-        return self.rig.run(os.path.join(self.rig.prefix, "bin", "lockstep-ctl"), "--timeout",
-                            str(timeout_ms), *args, timeout=60)
+        """The rig's lockstep-ctl, with the chaos run's longer waits."""
+        return self.rig.ctl(*args, timeout_ms=timeout_ms, timeout=60)
 
     def capture_status(self):
         """(state, take, frames_written, buffer_fill) or None when it does not answer."""
