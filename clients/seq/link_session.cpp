@@ -1,7 +1,7 @@
 // Ableton Link and Asio are header-only and this build sees them as our code (-I/usr/include
 // comes with another dependency): g++ 12 reports a null dereference inside Asio's inlined
 // scheduler (a false positive, reported after inlining, so it must be off for the whole
-// file), and their headers do not meet our other warnings.
+// file); ableton_link.hpp turns our other warnings off for their headers.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #endif
@@ -10,15 +10,7 @@
 
 #include <jack/jack.h>
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wold-style-cast"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wcast-align"
-#pragma GCC diagnostic ignored "-Wpedantic"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
-#include <ableton/Link.hpp>
-#pragma GCC diagnostic pop
+#include "ableton_link.hpp"
 
 #include <chrono>
 #include <cmath>

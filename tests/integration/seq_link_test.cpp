@@ -20,15 +20,7 @@
 
 #include "seq_test_common.hpp"
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wold-style-cast"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wcast-align"
-#pragma GCC diagnostic ignored "-Wpedantic"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
-#include <ableton/Link.hpp>
-#pragma GCC diagnostic pop
+#include "ableton_link.hpp"
 
 #include <gtest/gtest.h>
 
@@ -38,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace lockstep::test {
@@ -128,34 +121,29 @@ struct Side {
         return n;
     }
     bool stopped() const { return !marks.empty() && marks.back().step == -1; }
-    // Link peers this sequencer sees (/query's /seq/link i:on i:peers), -1 if unknown.
-    int peers() {
+    // The sequencer's replies to /query, empty if it is not running or did not answer.
+    std::vector<osc::Message> query() {
         if (!seq->proc().running()) {
-            return -1;
+            return {};
         }
         seq->peer().send(osc::Message("/query"));
-        const auto got = seq->peer().ping_and_collect(2s);
-        if (got) {
-            for (const auto& m : *got) {
-                if (m.path == "/seq/link" && m.args.size() == 2) {
-                    return m.args[1].i();
-                }
+        auto got = seq->peer().ping_and_collect(2s);
+        return got ? std::move(*got) : std::vector<osc::Message>{};
+    }
+    // Link peers this sequencer sees (/query's /seq/link i:on i:peers), -1 if unknown.
+    int peers() {
+        for (const auto& m : query()) {
+            if (m.path == "/seq/link" && m.args.size() == 2) {
+                return m.args[1].i();
             }
         }
         return -1;
     }
     // A /seq/counter of /query, -1 if unknown.
     long long counter(const std::string& name) {
-        if (!seq->proc().running()) {
-            return -1;
-        }
-        seq->peer().send(osc::Message("/query"));
-        const auto got = seq->peer().ping_and_collect(2s);
-        if (got) {
-            for (const auto& m : *got) {
-                if (m.path == "/seq/counter" && m.args.size() == 2 && m.args[0].s() == name) {
-                    return m.args[1].h();
-                }
+        for (const auto& m : query()) {
+            if (m.path == "/seq/counter" && m.args.size() == 2 && m.args[0].s() == name) {
+                return m.args[1].h();
             }
         }
         return -1;

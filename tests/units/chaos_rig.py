@@ -30,6 +30,7 @@ Afterwards, asserted:
 Arguments: MESON PREFIX (as usermgr_rig.py)."""
 
 import ctypes
+import io
 import json
 import os
 import random
@@ -203,11 +204,12 @@ class Chaos:
         self.cut_takes = []  # (take name, frames heard at the last status before the kill)
         self.base_restarts = {}
         self.unexplained = {}
+        self.no_server_starts = {r: NoServerStarts(rig, r) for r in ROLES}
         self.takes_dir = os.path.join(rig.home, "lockstep", "takes")
 
     def ctl(self, *args, timeout_ms=2000):
-        return self.rig.run(os.path.join(self.rig.prefix, "bin", "lockstep-ctl"), "--timeout",
-                            str(timeout_ms), *args, timeout=60)
+        """The rig's lockstep-ctl, with the chaos run's longer waits."""
+        return self.rig.ctl(*args, timeout_ms=timeout_ms, timeout=60)
 
     def capture_status(self):
         """(state, take, frames_written, buffer_fill) or None when it does not answer."""
@@ -262,7 +264,7 @@ class Chaos:
         for r, u in UNIT.items():
             p = self.rig.show(u, "NRestarts", "Result", "ExecMainCode", "ExecMainStatus")
             n = int(p["NRestarts"]) - self.base_restarts[r]
-            known = self.kills[r] + (no_server_starts(self.rig, r) if r in ROLES else 0)
+            known = self.kills[r] + (self.no_server_starts[r]() if r in ROLES else 0)
             if n > known and n > self.unexplained.get(r, 0) + known:
                 self.unexplained[r] = n - known
                 log(f"chaos: {u} restarted {n} times for {self.kills[r]} SIGKILLs: {p}")
@@ -331,11 +333,31 @@ NO_SERVER = {"seq": "seq: cannot start the JACK client",
              "bridge": "lockstep-bridge: cannot connect to the JACK server"}
 
 
-def no_server_starts(rig, role):
+class NoServerStarts:
     """Start-ups of the client that could not start its JACK client (the server was down,
-    or went down between the open and the activation), from its unit's log."""
-    with open(os.path.join(rig.logs, UNIT[role] + ".log"), errors="replace") as f:
-        return sum(NO_SERVER[role] in line for line in f)
+    or went down between the open and the activation), from its unit's log. The log only
+    grows (StandardOutput=append:): each call reads only what was added since the last,
+    and counts its complete lines once; a last line still being written is read again."""
+
+    def __init__(self, rig, role):
+        self.path = os.path.join(rig.logs, UNIT[role] + ".log")
+        self.text = NO_SERVER[role]
+        self.offset = 0  # bytes of complete lines counted so far
+        self.counted = 0
+
+    def matching(self, data):
+        # Decoded and split as open(path, errors="replace") would.
+        return sum(self.text in line
+                   for line in io.TextIOWrapper(io.BytesIO(data), errors="replace"))
+
+    def __call__(self):
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            new = f.read()
+        complete = new.rfind(b"\n") + 1
+        self.counted += self.matching(new[:complete])
+        self.offset += complete
+        return self.counted + self.matching(new[complete:])
 
 
 def state_file(rig, role):
@@ -466,7 +488,7 @@ def body(rig, failures):
     # A client that systemd restarts while jackd is itself down (killed a moment before)
     # finds no server, says so and exits 3; systemd starts it again 2 s later. Those exits
     # are counted from the client's log; any other restart is a failure.
-    no_server = {r: no_server_starts(rig, r) for r in ROLES} | {"jackd": 0}
+    no_server = {r: chaos.no_server_starts[r]() for r in ROLES} | {"jackd": 0}
     log(f"after: starts whose JACK client could not start: the server was down (exit 3, "
         f"restarted) {no_server}")
     for r in UNIT:

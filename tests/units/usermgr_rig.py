@@ -86,9 +86,11 @@ class Rig:
         out = self.systemctl("show", "-p", ",".join(props), unit).stdout
         return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
-    def ctl(self, *args):
-        return self.run(os.path.join(self.prefix, "bin", "lockstep-ctl"), "--timeout", "1000",
-                        *args, timeout=30)
+    def ctl(self, *args, timeout_ms=1000, timeout=30):
+        """lockstep-ctl ARGS, waiting timeout_ms for a reply (ctl's --timeout) and at most
+        timeout seconds for the process."""
+        return self.run(os.path.join(self.prefix, "bin", "lockstep-ctl"), "--timeout",
+                        str(timeout_ms), *args, timeout=timeout)
 
     def wait(self, what, cond, timeout=GENEROUS, poll=0.05):
         """Polls cond() until it returns a true value (returned) or timeout passes."""
