@@ -58,6 +58,7 @@ struct BridgeCounters {
     std::int64_t not_sent = 0;      // late (bridge), unsynced, dropped (link), dropped (queue)
     std::int64_t box_fired = 0;     // the box's latest stats reply
     std::int64_t box_not_fired = 0; // late (acked on arrival or reached late), dropped, full
+    std::int64_t box_late = 0;      // of those: late (acked on arrival or reached late)
     std::int64_t xruns = 0;         // JACK xruns the bridge saw
 };
 
@@ -73,6 +74,7 @@ inline std::optional<BridgeCounters> parse_bridge_counters(const osc::Message& m
     c.not_sent = h(3) + h(5) + h(6) + h(7);
     c.box_fired = h(25);
     c.box_not_fired = h(26) + h(27) + h(8);
+    c.box_late = h(26);
     c.xruns = h(22);
     return c;
 }

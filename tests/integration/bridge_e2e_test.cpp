@@ -13,14 +13,15 @@
 //
 // A run is disturbed by the host, not by the chain, when the server skipped a cycle of the
 // probe in which note-ons were played (PipeWire does that now and then; the bridge then has
-// more mapped notes than the probe), when the bridge saw an xrun, or when a process was not
-// scheduled in time for a trigger: the bridge counted it late (it could not reach the box in
-// time, so it did not send it) or the sim's timer thread woke more than the box's tolerance
-// late (the box drops such a trigger and counts it; the real box's timer is hardware). Such a
-// run is printed and taken again, up to 3 runs; its timing is still checked on every edge
-// that did fire, and every note-on without an edge must be one of those counted. When all 3
-// are disturbed the test says so and passes on those checks. Waits are for readiness and for
-// frames, never sleeps.
+// more mapped notes than the probe), or when triggers were not on time because a process was
+// not scheduled in time: the bridge counted them late (it could not reach the box in time,
+// so it did not send them) or the box did (they reached it late, or the sim's timer thread
+// woke more than the box's tolerance late: the box drops such a trigger and counts it; the
+// real box's timer is hardware). On this 2-core machine without real-time scheduling that
+// comes with the few xruns of about half the runs. A disturbed run is printed and taken
+// again, once; its timing is still checked on every edge that did fire, and every note-on
+// without an edge must be one counted late. When both runs are disturbed the test says so
+// and passes on those checks. Waits are for readiness and for frames, never sleeps.
 #include "bridge_common.hpp"
 #include "seq_test_common.hpp"
 
@@ -45,11 +46,21 @@ constexpr double drift_bound_ns = 20'000.0;
 // A note-on and the edge that stands for it: nearer than this, and each output's notes are
 // further apart than twice this (the pattern below: 1/16 at 137.3 BPM is 109 ms).
 constexpr std::int64_t match_window_ns = 20'000'000;
-constexpr int attempts = 3;
+#if defined(LOCKSTEP_RTSAN)
+// The RTSan build is for RealtimeSanitizer's reports along the whole chain: one run of 60 s.
+constexpr long default_seconds = 60;
+constexpr int attempts = 1;
+#else
+constexpr long default_seconds = 120;
+// Two runs at most: on this 2-core VM about half the runs are disturbed (the hypervisor
+// takes the CPU for milliseconds now and then: xruns, triggers that reach the sim late),
+// and each takes over two minutes.
+constexpr int attempts = 2;
+#endif
 
-// Seconds of music: 120, or LOCKSTEP_BRIDGE_E2E_SECONDS for a shorter look by hand.
+// Seconds of music, or LOCKSTEP_BRIDGE_E2E_SECONDS for a shorter look by hand.
 Frame music_frames() {
-    long seconds = 120;
+    long seconds = default_seconds;
     if (const char* s = std::getenv("LOCKSTEP_BRIDGE_E2E_SECONDS")) {
         seconds = std::max(5L, std::strtol(s, nullptr, 10));
     }
@@ -348,9 +359,12 @@ protected:
                 : 0.0;
         const double drift_ns = error_slope(all) * run_ns;
 
-        // What disturbed the run, from the host's side.
+        // What disturbed the run, from the host's side: note-ons the probe missed, or
+        // triggers that were not on time because a process was not scheduled in time. A run
+        // with neither is undisturbed, whatever else the host did (xruns are printed).
         rec.drain();
         const std::int64_t bridge_late = c.bridge_late - before->bridge_late;
+        const std::int64_t box_late = c.box_late - before->box_late;
         const std::int64_t xruns = c.xruns - before->xruns;
         std::size_t timer_late_lines = 0;
         for (std::size_t at = 0; (at = sim_out.find("timer late:", at)) != std::string::npos;
@@ -362,21 +376,19 @@ protected:
             why += "the server skipped cycles of the probe (" + std::to_string(rec.gaps().size()) +
                    " gap(s)) and it missed note-ons; ";
         }
-        if (xruns != 0) {
-            why += std::to_string(xruns) + " xrun(s); ";
-        }
-        if (bridge_late != 0) {
-            why += std::to_string(bridge_late) + " trigger(s) the bridge could not send in time; ";
-        }
-        if (timer_late_lines != 0) {
-            why += std::to_string(timer_late_lines) + " wake-up(s) of the sim's timer too late; ";
+        if (missing != 0) {
+            why += std::to_string(missing) +
+                   " trigger(s) not on time: " + std::to_string(bridge_late) +
+                   " the bridge could not send in time, " + std::to_string(box_late) +
+                   " the box got or reached late (" + std::to_string(timer_late_lines) +
+                   " late wake-up(s) of the sim's timer); " + std::to_string(xruns) + " xrun(s); ";
         }
 
         std::printf("bridge_e2e[%s] run %d: %.0f s of music at 137.3 BPM, %zu note-ons, %zu "
                     "edges matched, %zu missing, %zu extra; |error| mean %.1f µs, p50 %.1f, p99 "
                     "%.1f, max %.1f µs; mean error first fifth %.1f µs, last fifth %.1f µs, drift "
                     "over the run (regression) %.1f µs; JACK clock offset %lld ns (moved %lld); "
-                    "%zu gap(s) in the probe's cycles\n",
+                    "%zu gap(s) in the probe's cycles, %lld xrun(s)\n",
                     server.backend() == Backend::pipewire ? "pipewire" : "jackd", attempt, seconds,
                     want.size(), matched.size(), missing, extra,
                     abs_err.empty() ? 0.0
@@ -386,7 +398,8 @@ protected:
                     static_cast<double>(pct(0.5)) / 1e3, static_cast<double>(pct(0.99)) / 1e3,
                     static_cast<double>(pct(1.0)) / 1e3, first_mean / 1e3, last_mean / 1e3,
                     drift_ns / 1e3, static_cast<long long>(offset_before),
-                    static_cast<long long>(offset_after - offset_before), rec.gaps().size());
+                    static_cast<long long>(offset_after - offset_before), rec.gaps().size(),
+                    static_cast<long long>(xruns));
 
         // Timing holds on every edge that fired, disturbed or not.
         EXPECT_GT(want.size(), static_cast<std::size_t>(seconds * 7)); // ~8 note-ons a second
@@ -397,11 +410,14 @@ protected:
         EXPECT_LE(pct(1.0), max_bound_ns);
         EXPECT_LE(std::abs(last_mean - first_mean), drift_bound_ns);
         EXPECT_LE(std::abs(drift_ns), drift_bound_ns);
-        // Every note-on that did not fire is one the host's lateness accounts for.
-        const std::int64_t not_fired = static_cast<std::int64_t>(missing);
-        const std::int64_t accounted =
-            c.not_sent - before->not_sent + c.box_not_fired - before->box_not_fired;
-        EXPECT_EQ(not_fired, accounted) << "missing edges the bridge and the box did not count";
+        // Every note-on that did not fire is one that was late for the host's sake: the bridge
+        // could not send it in time, or the box got it or reached it too late. Nothing is
+        // lost to the link (unsynced, dropped) or a full queue.
+        EXPECT_EQ(static_cast<std::int64_t>(missing), bridge_late + box_late)
+            << "missing edges the bridge and the box did not count as late";
+        EXPECT_EQ(c.not_sent - before->not_sent + c.box_not_fired - before->box_not_fired,
+                  bridge_late + box_late)
+            << "triggers lost otherwise than late";
         if (!why.empty()) {
             return why;
         }
