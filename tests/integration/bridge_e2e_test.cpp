@@ -12,16 +12,17 @@
 // and the last fifth, each within 20 µs).
 //
 // A run is disturbed by the host, not by the chain, when the server skipped a cycle of the
-// probe in which note-ons were played (PipeWire does that now and then; the bridge then has
-// more mapped notes than the probe), or when triggers were not on time because a process was
-// not scheduled in time: the bridge counted them late (it could not reach the box in time,
-// so it did not send them) or the box did (they reached it late, or the sim's timer thread
-// woke more than the box's tolerance late: the box drops such a trigger and counts it; the
-// real box's timer is hardware). On this 2-core machine without real-time scheduling that
-// comes with the few xruns of about half the runs. A disturbed run is printed and taken
-// again, once; its timing is still checked on every edge that did fire, and every note-on
-// without an edge must be one counted late. When both runs are disturbed the test says so
-// and passes on those checks. Waits are for readiness and for frames, never sleeps.
+// probe or of the bridge in which note-ons were played (PipeWire does that now and then: the
+// two then count different note-ons), or when triggers were not on time because a process
+// was not scheduled in time: the bridge counted them late (it could not reach the box in
+// time, so it did not send them) or the box did (they reached it late, or the sim's timer
+// thread woke more than the box's tolerance late: the box drops such a trigger and counts
+// it; the real box's timer is hardware). On this 2-core VM that comes with the xruns of
+// about half the runs (the hypervisor takes a CPU away for milliseconds). A disturbed run is
+// printed and taken again, once; its timing is still checked on every edge that did fire,
+// and, when both saw the same note-ons, every note-on without an edge must be one counted
+// late and no edge may be extra. When both runs are disturbed the test says so and passes
+// on those checks. Waits are for readiness and for frames, never sleeps.
 #include "bridge_common.hpp"
 #include "seq_test_common.hpp"
 
@@ -275,19 +276,23 @@ protected:
                 }
                 c = *now;
                 const std::int64_t sent = c.sent - before->sent;
-                return c.mapped - before->mapped >= static_cast<std::int64_t>(want.size()) &&
-                       sent + c.not_sent - before->not_sent == c.mapped - before->mapped &&
+                return sent + c.not_sent - before->not_sent == c.mapped - before->mapped &&
                        c.box_fired - before->box_fired + c.box_not_fired - before->box_not_fired ==
                            sent;
             },
             generous))
-            << "the bridge saw " << c.mapped - before->mapped << " mapped notes of " << want.size()
-            << "; " << bridge.output();
-        // The probe missed none of them (a cycle the server skipped for it could hide some).
-        const bool all_seen = c.mapped - before->mapped == static_cast<std::int64_t>(want.size());
-        EXPECT_TRUE(all_seen || !rec.gaps().empty())
-            << "the bridge saw " << c.mapped - before->mapped << " mapped notes, the probe "
-            << want.size();
+            << "the bridge's and the box's counts did not add up: " << bridge.output();
+        // The seq stopped cycles ago: the bridge has seen every note-on it will see. The two
+        // see the same ones unless the server skipped a cycle of one of them: PipeWire does
+        // that now and then (for the probe, its frames show a gap), jackd -S never.
+        const std::int64_t mapped = c.mapped - before->mapped;
+        const auto seen = static_cast<std::int64_t>(want.size());
+        const std::int64_t bridge_missed = std::max<std::int64_t>(0, seen - mapped);
+        const std::int64_t probe_missed = std::max<std::int64_t>(0, mapped - seen);
+        EXPECT_TRUE(probe_missed == 0 || !rec.gaps().empty())
+            << "the bridge saw " << mapped << " mapped note-ons, the probe " << seen;
+        EXPECT_TRUE(bridge_missed == 0 || server.backend() == Backend::pipewire)
+            << "the bridge saw " << mapped << " mapped note-ons, the probe " << seen;
         // The box's stats are sent after its log lines are written: every fired edge is in.
         const auto edges = read_edges(sim_log);
         EXPECT_EQ(sim->terminate(), 0);
@@ -359,9 +364,10 @@ protected:
                 : 0.0;
         const double drift_ns = error_slope(all) * run_ns;
 
-        // What disturbed the run, from the host's side: note-ons the probe missed, or
-        // triggers that were not on time because a process was not scheduled in time. A run
-        // with neither is undisturbed, whatever else the host did (xruns are printed).
+        // What disturbed the run, from the host's side: note-ons the probe or the bridge
+        // missed, or triggers that were not on time because a process was not scheduled in
+        // time. A run with none is undisturbed, whatever else the host did (xruns are
+        // printed).
         rec.drain();
         const std::int64_t bridge_late = c.bridge_late - before->bridge_late;
         const std::int64_t box_late = c.box_late - before->box_late;
@@ -372,9 +378,13 @@ protected:
             ++timer_late_lines;
         }
         std::string why;
-        if (!all_seen) {
+        if (probe_missed != 0) {
             why += "the server skipped cycles of the probe (" + std::to_string(rec.gaps().size()) +
-                   " gap(s)) and it missed note-ons; ";
+                   " gap(s)): it missed " + std::to_string(probe_missed) + " note-on(s); ";
+        }
+        if (bridge_missed != 0) {
+            why += "the server skipped cycles of the bridge: it missed " +
+                   std::to_string(bridge_missed) + " note-on(s); ";
         }
         if (missing != 0) {
             why += std::to_string(missing) +
@@ -403,9 +413,13 @@ protected:
 
         // Timing holds on every edge that fired, disturbed or not.
         EXPECT_GT(want.size(), static_cast<std::size_t>(seconds * 7)); // ~8 note-ons a second
-        // Every edge is a note-on's; when the probe missed note-ons, at most theirs are not.
-        EXPECT_LE(static_cast<std::int64_t>(extra),
-                  c.mapped - before->mapped - static_cast<std::int64_t>(want.size()));
+        // Every edge is a note-on's. (When the server skipped a cycle of the probe or of the
+        // bridge, which note-ons are whose cannot be told from counts: such a run is
+        // disturbed, and only its timing is checked.)
+        const bool same_notes = probe_missed == 0 && bridge_missed == 0;
+        if (same_notes) {
+            EXPECT_EQ(extra, 0U);
+        }
         EXPECT_LE(pct(0.99), p99_bound_ns);
         EXPECT_LE(pct(1.0), max_bound_ns);
         EXPECT_LE(std::abs(last_mean - first_mean), drift_bound_ns);
@@ -413,8 +427,10 @@ protected:
         // Every note-on that did not fire is one that was late for the host's sake: the bridge
         // could not send it in time, or the box got it or reached it too late. Nothing is
         // lost to the link (unsynced, dropped) or a full queue.
-        EXPECT_EQ(static_cast<std::int64_t>(missing), bridge_late + box_late)
-            << "missing edges the bridge and the box did not count as late";
+        if (same_notes) {
+            EXPECT_EQ(static_cast<std::int64_t>(missing), bridge_late + box_late)
+                << "missing edges the bridge and the box did not count as late";
+        }
         EXPECT_EQ(c.not_sent - before->not_sent + c.box_not_fired - before->box_not_fired,
                   bridge_late + box_late)
             << "triggers lost otherwise than late";
